@@ -1,0 +1,59 @@
+//! Every limit and fixed size of the engine, in one place.
+//!
+//! Related constants are tied together with `const _: () = assert!(…)` so that a change to
+//! one that breaks another fails the build, not a disk.
+
+/// The unit of every device I/O and of every checksum: 4 KiB, the O_DIRECT alignment.
+pub const BLOCK_BYTES: usize = 4096;
+/// Each block starts with a header covered by the block's CRC32C (see FORMAT.md).
+pub const BLOCK_HEADER_BYTES: usize = 64;
+/// Bytes of user data (or log records, or parity) a block carries.
+pub const BLOCK_PAYLOAD_BYTES: usize = BLOCK_BYTES - BLOCK_HEADER_BYTES;
+const _: () = assert!(BLOCK_PAYLOAD_BYTES % 64 == 0, "reed-solomon-simd wants even shards");
+
+/// Device byte offset of the first superblock copy; the second is the device's last block.
+pub const SUPERBLOCK_OFFSET_BYTES: u64 = 0;
+/// Root slots (two per partition, mirrored on every device) start after superblock A.
+pub const ROOT_SLOTS_OFFSET_BYTES: u64 = BLOCK_BYTES as u64;
+/// Extents start at this device offset.
+pub const EXTENTS_OFFSET_BYTES: u64 = 1024 * 1024;
+
+/// Partitions own disjoint parts of the key space; fixed when a device set is formatted.
+pub const PARTITION_COUNT_MAX: usize = 64;
+const _: () = assert!(
+    ROOT_SLOTS_OFFSET_BYTES as usize + 2 * PARTITION_COUNT_MAX * BLOCK_BYTES
+        <= EXTENTS_OFFSET_BYTES as usize
+);
+
+/// Data shards per stripe, bounds.
+pub const DATA_SHARDS_MIN: usize = 1;
+pub const DATA_SHARDS_MAX: usize = 32;
+/// Parity shards per stripe, bounds.
+pub const PARITY_SHARDS_MAX: usize = 16;
+pub const DEVICE_COUNT_MAX: usize = DATA_SHARDS_MAX + PARITY_SHARDS_MAX;
+
+/// Extent size bounds (bytes on each device).
+pub const EXTENT_BYTES_MIN: u64 = 1024 * 1024;
+pub const EXTENT_BYTES_MAX: u64 = 1024 * 1024 * 1024;
+pub const EXTENT_BYTES_DEFAULT: u64 = 16 * 1024 * 1024;
+/// The smallest device that can hold a device set's fixed areas and a few extents.
+pub const DEVICE_BYTES_MIN: u64 = 16 * 1024 * 1024;
+
+/// Blocks per shard in one full data stripe (S in FORMAT.md): 64 blocks = 256 KiB per device
+/// write, so a 4+2 stripe carries 4 × 64 × 4032 B ≈ 1 MiB of user data.
+pub const STRIPE_BLOCKS_MAX: usize = 64;
+
+/// Object names.
+pub const KEY_BYTES_MAX: usize = 1023;
+pub const BUCKET_NAME_BYTES_MIN: usize = 3;
+pub const BUCKET_NAME_BYTES_MAX: usize = 63;
+/// User metadata: total of names and values, as OSS (8 KiB).
+pub const USER_META_BYTES_MAX: usize = 8 * 1024;
+pub const CONTENT_TYPE_BYTES_MAX: usize = 256;
+/// A simple upload's size limit (OSS and S3: 5 GiB).
+pub const OBJECT_BYTES_MAX: u64 = 5 * 1024 * 1024 * 1024;
+/// Objects up to this size are packed into the partition's log instead of their own stripes.
+pub const INLINE_BYTES_MAX: usize = 64 * 1024;
+/// LIST page size limit.
+pub const LIST_KEYS_MAX: usize = 1000;
+pub const BUCKETS_MAX: usize = 10_000;

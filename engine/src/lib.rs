@@ -1,0 +1,1 @@
+//! ringstore storage engine.

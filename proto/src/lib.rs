@@ -1,0 +1,1 @@
+//! ringstore binary protocol (see PROTOCOL.md).
