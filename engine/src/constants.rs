@@ -9,7 +9,10 @@ pub const BLOCK_BYTES: usize = 4096;
 pub const BLOCK_HEADER_BYTES: usize = 64;
 /// Bytes of user data (or log records, or parity) a block carries.
 pub const BLOCK_PAYLOAD_BYTES: usize = BLOCK_BYTES - BLOCK_HEADER_BYTES;
-const _: () = assert!(BLOCK_PAYLOAD_BYTES % 64 == 0, "reed-solomon-simd wants even shards");
+const _: () = assert!(
+    BLOCK_PAYLOAD_BYTES % 64 == 0,
+    "reed-solomon-simd wants even shards"
+);
 
 /// Device byte offset of the first superblock copy; the second is the device's last block.
 pub const SUPERBLOCK_OFFSET_BYTES: u64 = 0;
@@ -57,3 +60,26 @@ pub const INLINE_BYTES_MAX: usize = 64 * 1024;
 /// LIST page size limit.
 pub const LIST_KEYS_MAX: usize = 1000;
 pub const BUCKETS_MAX: usize = 10_000;
+
+/// Each superblock copy fills exactly one block: A at `SUPERBLOCK_OFFSET_BYTES`, B in the
+/// device's last block.
+pub const SUPERBLOCK_BYTES: usize = BLOCK_BYTES;
+const _: () = assert!(SUPERBLOCK_OFFSET_BYTES + SUPERBLOCK_BYTES as u64 == ROOT_SLOTS_OFFSET_BYTES);
+/// Extent sizes are whole multiples of this, so every extent starts 1 MiB-aligned (as
+/// `EXTENTS_OFFSET_BYTES` is), which suits any device's O_DIRECT and erase-block alignment.
+pub const EXTENT_BYTES_ALIGN: u64 = 1024 * 1024;
+const _: () = assert!(EXTENTS_OFFSET_BYTES % EXTENT_BYTES_ALIGN == 0);
+const _: () = assert!(EXTENT_BYTES_MIN % EXTENT_BYTES_ALIGN == 0);
+const _: () = assert!(EXTENT_BYTES_MAX % EXTENT_BYTES_ALIGN == 0);
+const _: () = assert!(EXTENT_BYTES_DEFAULT % EXTENT_BYTES_ALIGN == 0);
+/// Every partition needs at least this many extents on each device: one being filled while
+/// another is compacted.
+pub const EXTENTS_PER_PARTITION_MIN: u64 = 2;
+const _: () = assert!(
+    DEVICE_BYTES_MIN
+        >= EXTENTS_OFFSET_BYTES
+            + SUPERBLOCK_BYTES as u64
+            + EXTENTS_PER_PARTITION_MIN * EXTENT_BYTES_MIN
+);
+/// `format` writes zeros over a prefilled device file in chunks of this size.
+pub const PREFILL_CHUNK_BYTES: usize = 1024 * 1024;

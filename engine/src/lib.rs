@@ -1,1 +1,4 @@
 //! ringstore storage engine.
+
+pub mod constants;
+pub mod superblock;
