@@ -1,4 +1,5 @@
 //! ringstore storage engine.
 
 pub mod constants;
+pub mod device_set;
 pub mod superblock;
