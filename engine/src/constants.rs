@@ -10,7 +10,7 @@ pub const BLOCK_HEADER_BYTES: usize = 64;
 /// Bytes of user data (or log records, or parity) a block carries.
 pub const BLOCK_PAYLOAD_BYTES: usize = BLOCK_BYTES - BLOCK_HEADER_BYTES;
 const _: () = assert!(
-    BLOCK_PAYLOAD_BYTES % 64 == 0,
+    BLOCK_PAYLOAD_BYTES.is_multiple_of(64),
     "reed-solomon-simd wants even shards"
 );
 
@@ -68,10 +68,10 @@ const _: () = assert!(SUPERBLOCK_OFFSET_BYTES + SUPERBLOCK_BYTES as u64 == ROOT_
 /// Extent sizes are whole multiples of this, so every extent starts 1 MiB-aligned (as
 /// `EXTENTS_OFFSET_BYTES` is), which suits any device's O_DIRECT and erase-block alignment.
 pub const EXTENT_BYTES_ALIGN: u64 = 1024 * 1024;
-const _: () = assert!(EXTENTS_OFFSET_BYTES % EXTENT_BYTES_ALIGN == 0);
-const _: () = assert!(EXTENT_BYTES_MIN % EXTENT_BYTES_ALIGN == 0);
-const _: () = assert!(EXTENT_BYTES_MAX % EXTENT_BYTES_ALIGN == 0);
-const _: () = assert!(EXTENT_BYTES_DEFAULT % EXTENT_BYTES_ALIGN == 0);
+const _: () = assert!(EXTENTS_OFFSET_BYTES.is_multiple_of(EXTENT_BYTES_ALIGN));
+const _: () = assert!(EXTENT_BYTES_MIN.is_multiple_of(EXTENT_BYTES_ALIGN));
+const _: () = assert!(EXTENT_BYTES_MAX.is_multiple_of(EXTENT_BYTES_ALIGN));
+const _: () = assert!(EXTENT_BYTES_DEFAULT.is_multiple_of(EXTENT_BYTES_ALIGN));
 /// Every partition needs at least this many extents on each device: one being filled while
 /// another is compacted.
 pub const EXTENTS_PER_PARTITION_MIN: u64 = 2;

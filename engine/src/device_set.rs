@@ -507,12 +507,12 @@ fn check_options(paths: usize, opts: &FormatOptions) -> Result<(), FormatError> 
         });
     }
     let extent_bytes = opts.extent_bytes;
-    if extent_bytes % EXTENT_BYTES_ALIGN != 0
+    if !extent_bytes.is_multiple_of(EXTENT_BYTES_ALIGN)
         || !(EXTENT_BYTES_MIN..=EXTENT_BYTES_MAX).contains(&extent_bytes)
     {
         return Err(FormatError::ExtentBytes { extent_bytes });
     }
-    if opts.device_bytes % BLOCK_BYTES as u64 != 0 {
+    if !opts.device_bytes.is_multiple_of(BLOCK_BYTES as u64) {
         return Err(FormatError::DeviceBytesUnaligned {
             device_bytes: opts.device_bytes,
         });

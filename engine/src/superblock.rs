@@ -214,9 +214,9 @@ impl Superblock {
     }
 
     fn check_geometry(&self) -> Result<(), SuperblockError> {
-        let problem = if self.device_bytes % SUPERBLOCK_BYTES as u64 != 0 {
+        let problem = if !self.device_bytes.is_multiple_of(SUPERBLOCK_BYTES as u64) {
             Some("device size is not a multiple of 4096")
-        } else if self.extent_bytes % EXTENT_BYTES_ALIGN != 0
+        } else if !self.extent_bytes.is_multiple_of(EXTENT_BYTES_ALIGN)
             || !(EXTENT_BYTES_MIN..=EXTENT_BYTES_MAX).contains(&self.extent_bytes)
         {
             Some("extent size is not a multiple of 1 MiB within the extent size limits")
