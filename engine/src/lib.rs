@@ -1,5 +1,46 @@
-//! ringstore storage engine.
+//! ringstore storage engine: thread-per-core, erasure-coded, checksummed object storage on
+//! O_DIRECT extents of raw files or block devices.
+//!
+//! Data flow of a put: the `Handle` routes the request to the partition that owns
+//! (bucket, key) (`placement`); the partition, on its own glommio executor (`runtime`),
+//! streams the body into stripes (`stripe`, `block`) in its data extents, or packs a small
+//! body into its log, then appends a record (`record`) to its log (`log`), which the group
+//! commit writes as one erasure-coded batch and flushes before `state` applies it and the
+//! put is answered. Gets verify every block and rebuild bad ones from parity. At start a
+//! partition loads its newest checkpoint (`checkpoint`) and replays its log (`recovery`).
+//!
+//! Modules:
+//! - `api`, `error`: public types and the error enum.
+//! - `constants`: every limit and fixed size.
+//! - `superblock`, `device_set`: formatting devices and identifying them at open.
+//! - `devices`: O_DIRECT I/O through io_uring on one executor.
+//! - `block`, `stripe`: block headers with CRC32C, Reed-Solomon stripes.
+//! - `record`, `state`: log records, the in-memory index and how records change it.
+//! - `partition`, `log`, `object_io`, `checkpoint`, `recovery`: one partition's work.
+//! - `shared`: bucket cache and counters every core reads.
+//! - `runtime`: executors, inboxes and the `Handle`.
+//!
+//! The on-disk format is specified in `FORMAT.md`.
 
+pub mod api;
+pub mod block;
+pub mod checkpoint;
 pub mod constants;
 pub mod device_set;
+pub mod devices;
+pub mod error;
+pub mod log;
+pub mod object_io;
+pub mod partition;
+pub mod placement;
+pub mod record;
+pub mod recovery;
+pub mod runtime;
+pub mod shared;
+pub mod state;
+pub mod stripe;
 pub mod superblock;
+
+pub use api::*;
+pub use error::Error;
+pub use runtime::{Engine, EngineConfig, GetReply, Handle, PartitionStatus};

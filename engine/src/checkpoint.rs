@@ -1,0 +1,342 @@
+//! Checkpoints: the partition's index and extent table written as stripes of their own,
+//! so restart reads one sequential image and replays only the log after it.
+//!
+//! A checkpoint is fuzzy: it is serialized a chunk at a time while the partition keeps
+//! serving, starting from the log position of the last applied batch. Records are whole
+//! states, so replaying the log from that position over the image converges to the same
+//! state the live partition had.
+
+use std::rc::Rc;
+
+use crate::block::BlockKind;
+use crate::constants::STRIPE_BLOCKS_MAX;
+use crate::error::Error;
+use crate::log::{Root, ROOT_RUNS_MAX};
+use crate::partition::Partition;
+use crate::record::{
+    decode_bucket, decode_entry, encode_bucket, encode_entry, Reader, Run, Writer,
+};
+use crate::state::Usage;
+use crate::stripe::StripeId;
+
+const CHECKPOINT_MAGIC: [u8; 4] = *b"RSCP";
+const CHECKPOINT_VERSION: u16 = 1;
+/// Entries serialized between yields to the executor.
+const ENTRIES_PER_SLICE: usize = 4096;
+
+impl Partition {
+    /// Writes a checkpoint and a new root pointing at it, then frees what the previous
+    /// checkpoint and the replayed-past log held.
+    pub async fn checkpoint(self: &Rc<Self>) -> Result<(), Error> {
+        if self.checkpointing.replace(true) {
+            return Ok(());
+        }
+        let result = self.checkpoint_inner().await;
+        self.checkpointing.set(false);
+        result
+    }
+
+    async fn checkpoint_inner(self: &Rc<Self>) -> Result<(), Error> {
+        let start = self.applied.get();
+        self.log_bytes_since_checkpoint.set(0);
+        let mut w = Writer::default();
+        w.buf.extend_from_slice(&CHECKPOINT_MAGIC);
+        w.u16(CHECKPOINT_VERSION);
+        w.u16(self.id);
+        w.u64(start.seq);
+        {
+            let st = self.st.borrow();
+            let mut ext: Vec<_> = st
+                .extents
+                .iter()
+                .map(|(&id, e)| (id, e.generation, e.usage))
+                .collect();
+            ext.sort_by_key(|x| x.0);
+            w.u32(ext.len() as u32);
+            for (id, g, u) in ext {
+                w.u32(id);
+                w.u32(g);
+                w.u8(u as u8);
+            }
+            w.u32(st.buckets.len() as u32);
+            for b in st.buckets.values() {
+                encode_bucket(&mut w, b);
+            }
+        }
+        let mut out = CheckpointWriter::new(self.clone());
+        let mut cursor: Option<(String, String)> = None;
+        loop {
+            let done = self.serialize_slice(&mut w, &mut cursor);
+            out.feed(&mut w.buf).await?;
+            if done {
+                break;
+            }
+            glommio::yield_if_needed().await;
+        }
+        w.u8(0); // end of objects
+        out.feed(&mut w.buf).await?;
+        let (runs, len, crc, stamp) = out.finish().await?;
+        if runs.len() > ROOT_RUNS_MAX {
+            return Err(Error::StorageFull);
+        }
+        let root = Root {
+            partition: self.id,
+            root_seq: self.root_seq.get() + 1,
+            log_seq: start.seq,
+            log_extent: start.extent,
+            log_generation: start.generation,
+            log_block: start.block,
+            log_next_extent: start.next_extent,
+            log_next_generation: start.next_generation,
+            checkpoint_len: len,
+            checkpoint_stamp: stamp,
+            checkpoint_crc: crc,
+            checkpoint_runs: runs.clone(),
+        };
+        self.write_root(&root).await?;
+        self.root_seq.set(root.root_seq);
+        self.shared.stats.checkpoints.inc();
+        let old = self
+            .checkpoint_extents
+            .replace(runs.iter().map(|r| r.extent).collect());
+        let mut st = self.st.borrow_mut();
+        for e in old {
+            if !runs.iter().any(|r| r.extent == e) {
+                st.extents.get_mut(&e).expect("owned").usage = Usage::Free;
+            }
+        }
+        // Log extents before the replay start now matter only for the inline data they hold.
+        let chain = self.log_chain.borrow().clone();
+        let keep_from = chain.iter().position(|&e| e == start.extent).unwrap_or(0);
+        self.log_chain.borrow_mut().drain(..keep_from);
+        let live_chain: Vec<u32> = self
+            .log_chain
+            .borrow()
+            .iter()
+            .copied()
+            .chain([self.log.get().next_extent])
+            .collect();
+        st.release_unused(Usage::Log, &live_chain);
+        tracing::debug!(
+            partition = self.id,
+            bytes = len,
+            log_seq = start.seq,
+            "checkpoint written"
+        );
+        Ok(())
+    }
+
+    /// Serializes up to a slice of entries after `cursor`; true when all are written.
+    fn serialize_slice(&self, w: &mut Writer, cursor: &mut Option<(String, String)>) -> bool {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let st = self.st.borrow();
+        let mut n = 0;
+        let buckets = match cursor {
+            Some((b, _)) => st
+                .objects
+                .range::<String, _>((Included(b.clone()), Unbounded)),
+            None => st.objects.range::<String, _>(..),
+        };
+        for (bucket, map) in buckets {
+            let entries = match cursor {
+                Some((b, k)) if b == bucket => {
+                    map.range::<String, _>((Excluded(k.clone()), Unbounded))
+                }
+                _ => map.range::<String, _>(..),
+            };
+            for (key, e) in entries {
+                w.u8(1);
+                w.str(bucket);
+                w.str(key);
+                encode_entry(w, e);
+                n += 1;
+                if n >= ENTRIES_PER_SLICE {
+                    *cursor = Some((bucket.clone(), key.clone()));
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Loads the checkpoint a root points at into this partition's state.
+    pub async fn load_checkpoint(&self, root: &Root) -> Result<(), Error> {
+        let g = self.dev.geometry;
+        let full = g.stripe_bytes(STRIPE_BLOCKS_MAX);
+        let mut bytes = Vec::with_capacity(root.checkpoint_len as usize);
+        for r in &root.checkpoint_runs {
+            for j in 0..r.stripes {
+                let rows = if j + 1 == r.stripes {
+                    r.last_rows
+                } else {
+                    STRIPE_BLOCKS_MAX as u16
+                };
+                let id = self.checkpoint_stripe(
+                    r.extent,
+                    r.generation,
+                    r.first_block + j * STRIPE_BLOCKS_MAX as u32,
+                    rows,
+                    root.checkpoint_stamp,
+                );
+                let want = (root.checkpoint_len as usize - bytes.len())
+                    .min(full)
+                    .min(g.stripe_bytes(rows as usize));
+                bytes.extend_from_slice(&self.read_stripe(&id, 0, want).await?);
+            }
+            let mut st = self.st.borrow_mut();
+            let e = st.extents.get_mut(&r.extent).expect("owned");
+            e.usage = Usage::Checkpoint;
+            e.generation = r.generation;
+        }
+        self.checkpoint_extents
+            .replace(root.checkpoint_runs.iter().map(|r| r.extent).collect());
+        self.root_seq.set(root.root_seq);
+        if bytes.len() as u64 != root.checkpoint_len
+            || crc32c::crc32c(&bytes) != root.checkpoint_crc
+        {
+            return Err(Error::DataUnavailable(format!(
+                "partition {}: checkpoint does not match its root",
+                self.id
+            )));
+        }
+        self.decode_checkpoint(&bytes)
+            .map_err(|e| Error::DataUnavailable(format!("partition {} checkpoint: {e}", self.id)))
+    }
+
+    fn decode_checkpoint(&self, bytes: &[u8]) -> Result<(), crate::record::RecordError> {
+        use crate::record::RecordError;
+        let mut r = Reader::new(bytes);
+        if r.take(4)? != CHECKPOINT_MAGIC || r.u16()? != CHECKPOINT_VERSION || r.u16()? != self.id {
+            return Err(RecordError("checkpoint header"));
+        }
+        r.u64()?;
+        let mut st = self.st.borrow_mut();
+        for _ in 0..r.u32()? {
+            let (id, generation, usage) = (r.u32()?, r.u32()?, r.u8()?);
+            let e = st
+                .extents
+                .get_mut(&id)
+                .ok_or(RecordError("extent not owned"))?;
+            e.generation = generation;
+            if e.usage == Usage::Free {
+                e.usage = match usage {
+                    1 => Usage::Data,
+                    2 => Usage::Log,
+                    _ => Usage::Free,
+                };
+            }
+        }
+        for _ in 0..r.u32()? {
+            let b = decode_bucket(&mut r)?;
+            st.buckets.insert(b.name.clone(), b);
+        }
+        while r.u8()? == 1 {
+            let (bucket, key) = (r.str()?, r.str()?);
+            let entry = decode_entry(&mut r)?;
+            st.objects.entry(bucket).or_default().insert(key, entry);
+        }
+        Ok(())
+    }
+
+    fn checkpoint_stripe(
+        &self,
+        extent: u32,
+        generation: u32,
+        first_block: u32,
+        rows: u16,
+        stamp: u64,
+    ) -> StripeId {
+        StripeId {
+            kind: BlockKind::Checkpoint,
+            set_id: self.set_id(),
+            partition: self.id,
+            extent,
+            generation,
+            first_block,
+            rows,
+            stamp,
+        }
+    }
+}
+
+/// Streams checkpoint bytes into checkpoint stripes in extents of their own.
+struct CheckpointWriter {
+    part: Rc<Partition>,
+    stamp: u64,
+    staged: Vec<u8>,
+    runs: Vec<Run>,
+    cursor: Option<(u32, u32, u32)>,
+    len: u64,
+    crc: u32,
+}
+
+impl CheckpointWriter {
+    fn new(part: Rc<Partition>) -> CheckpointWriter {
+        let stamp = part.next_stamp();
+        CheckpointWriter {
+            part,
+            stamp,
+            staged: Vec::new(),
+            runs: Vec::new(),
+            cursor: None,
+            len: 0,
+            crc: 0,
+        }
+    }
+
+    async fn feed(&mut self, buf: &mut Vec<u8>) -> Result<(), Error> {
+        self.crc = crc32c::crc32c_append(self.crc, buf);
+        self.len += buf.len() as u64;
+        self.staged.append(buf);
+        let full = self.part.dev.geometry.stripe_bytes(STRIPE_BLOCKS_MAX);
+        while self.staged.len() >= full {
+            let rest = self.staged.split_off(full);
+            let data = std::mem::replace(&mut self.staged, rest);
+            self.write(data).await?;
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, data: Vec<u8>) -> Result<(), Error> {
+        let p = &self.part;
+        let rows = p.dev.geometry.rows_for(data.len()) as u32;
+        let (extent, generation, block) = match self.cursor {
+            Some((e, g, b)) if b + rows <= p.dev.blocks_per_extent() => (e, g, b),
+            _ => {
+                let (e, g) = p.take_extent(Usage::Checkpoint)?;
+                (e, g, 0)
+            }
+        };
+        self.cursor = Some((extent, generation, block + rows));
+        match self.runs.last_mut() {
+            Some(r) if r.extent == extent && r.last_rows as usize == STRIPE_BLOCKS_MAX => {
+                r.stripes += 1;
+                r.last_rows = rows as u16;
+            }
+            _ => self.runs.push(Run {
+                extent,
+                generation,
+                first_block: block,
+                stripes: 1,
+                last_rows: rows as u16,
+            }),
+        }
+        let id = p.checkpoint_stripe(extent, generation, block, rows as u16, self.stamp);
+        p.write_stripe(&id, &data).await?;
+        let shards = p.dev.geometry.shard_count();
+        p.shared
+            .stats
+            .checkpoint_bytes_written
+            .add((rows as usize * crate::constants::BLOCK_BYTES * shards) as u64);
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<(Vec<Run>, u64, u32, u64), Error> {
+        if !self.staged.is_empty() {
+            let data = std::mem::take(&mut self.staged);
+            self.write(data).await?;
+        }
+        self.part.dev.sync(self.part.write_quorum()).await?;
+        Ok((self.runs, self.len, self.crc, self.stamp))
+    }
+}

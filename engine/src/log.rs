@@ -1,0 +1,441 @@
+//! The partition log: batches of records (and packed small objects) written as
+//! erasure-coded stripes, one batch at a time, and the root slots that say where the log
+//! and the latest checkpoint start. Layouts: FORMAT.md, "Log batches" and "Root slots".
+
+use crate::block::BlockKind;
+use crate::constants::{BLOCK_BYTES, ROOT_SLOTS_OFFSET_BYTES};
+use crate::error::Error;
+use crate::partition::{LogPos, Partition, Pending};
+use crate::record::{ObjectData, Reader, Record, Run, Writer};
+use crate::state::Usage;
+
+pub const BATCH_MAGIC: [u8; 4] = *b"RSLB";
+pub const BATCH_VERSION: u16 = 1;
+pub const BATCH_HEADER_BYTES: usize = 32;
+
+pub const ROOT_MAGIC: [u8; 4] = *b"RSRT";
+pub const ROOT_VERSION: u16 = 1;
+const ROOT_FIXED_BYTES: usize = 72;
+const RUN_BYTES: usize = 18;
+pub const ROOT_RUNS_MAX: usize = (BLOCK_BYTES - 4 - ROOT_FIXED_BYTES) / RUN_BYTES;
+
+pub fn record_encoded_len(r: &Record) -> usize {
+    let mut w = Writer::default();
+    r.encode(&mut w);
+    w.buf.len()
+}
+
+pub fn record_size(p: &Pending) -> usize {
+    record_encoded_len(&p.record) + p.inline.as_ref().map_or(0, |d| d.len())
+}
+
+/// The batch header at the start of a batch's payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub partition: u16,
+    pub seq: u64,
+    pub records_len: u32,
+    pub next_extent: u32,
+    pub next_generation: u32,
+    pub record_count: u32,
+}
+
+impl BatchHeader {
+    pub fn encode(&self, out: &mut [u8]) {
+        out[0..4].copy_from_slice(&BATCH_MAGIC);
+        out[4..6].copy_from_slice(&BATCH_VERSION.to_le_bytes());
+        out[6..8].copy_from_slice(&self.partition.to_le_bytes());
+        out[8..16].copy_from_slice(&self.seq.to_le_bytes());
+        out[16..20].copy_from_slice(&self.records_len.to_le_bytes());
+        out[20..24].copy_from_slice(&self.next_extent.to_le_bytes());
+        out[24..28].copy_from_slice(&self.next_generation.to_le_bytes());
+        out[28..32].copy_from_slice(&self.record_count.to_le_bytes());
+    }
+
+    pub fn decode(b: &[u8]) -> Option<BatchHeader> {
+        if b.len() < BATCH_HEADER_BYTES
+            || b[0..4] != BATCH_MAGIC
+            || b[4..6] != BATCH_VERSION.to_le_bytes()
+        {
+            return None;
+        }
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        Some(BatchHeader {
+            partition: u16::from_le_bytes(b[6..8].try_into().unwrap()),
+            seq: u64::from_le_bytes(b[8..16].try_into().unwrap()),
+            records_len: u32_at(16),
+            next_extent: u32_at(20),
+            next_generation: u32_at(24),
+            record_count: u32_at(28),
+        })
+    }
+}
+
+/// Decodes a batch payload into its records, placing inline data (`offset` is relative to
+/// the payload start, as `InlineLoc` wants).
+pub fn decode_batch(payload: &[u8], h: &BatchHeader) -> Result<Vec<Record>, Error> {
+    let end = BATCH_HEADER_BYTES + h.records_len as usize;
+    if end > payload.len() {
+        return Err(Error::Internal(
+            "log batch length exceeds its stripe".into(),
+        ));
+    }
+    let mut r = Reader::new(&payload[..end]);
+    r.at = BATCH_HEADER_BYTES;
+    let mut out = Vec::with_capacity(h.record_count as usize);
+    while !r.is_empty() {
+        let mut rec = Record::decode(&mut r)
+            .map_err(|e| Error::Internal(format!("log batch {}: {e}", h.seq)))?;
+        if let Record::ObjectPut { entry, .. } = &mut rec {
+            if let ObjectData::Inline(l) = &mut entry.data {
+                l.offset = r.at as u32;
+                r.take(l.len as usize)
+                    .map_err(|e| Error::Internal(format!("log batch {}: {e}", h.seq)))?;
+            }
+        }
+        out.push(rec);
+    }
+    if out.len() != h.record_count as usize {
+        return Err(Error::Internal(format!(
+            "log batch {}: record count differs",
+            h.seq
+        )));
+    }
+    Ok(out)
+}
+
+impl Partition {
+    /// Writes one batch at the log's position and flushes it; returns its location.
+    pub async fn write_batch(
+        &self,
+        batch: &[Pending],
+    ) -> Result<(crate::record::InlineLoc, LogPos), Error> {
+        if batch.iter().any(|p| p.needs_data_flush) {
+            self.dev.sync(self.write_quorum()).await?;
+        }
+        let mut w = Writer {
+            buf: vec![0u8; BATCH_HEADER_BYTES],
+        };
+        for p in batch {
+            p.record.encode(&mut w);
+            if let Some(d) = &p.inline {
+                w.buf.extend_from_slice(d);
+            }
+        }
+        let g = self.dev.geometry;
+        let rows = g.rows_for(w.buf.len());
+        assert!(
+            rows <= crate::constants::STRIPE_BLOCKS_MAX,
+            "take_batch bounds a batch"
+        );
+        let mut pos = self.log.get();
+        if pos.block + rows as u32 > self.dev.blocks_per_extent() {
+            pos = self.rotate_log(pos)?;
+            self.log.set(pos);
+        }
+        let header = BatchHeader {
+            partition: self.id,
+            seq: pos.seq,
+            records_len: (w.buf.len() - BATCH_HEADER_BYTES) as u32,
+            next_extent: pos.next_extent,
+            next_generation: pos.next_generation,
+            record_count: batch.len() as u32,
+        };
+        header.encode(&mut w.buf[..BATCH_HEADER_BYTES]);
+        let id = self.log_stripe(&pos, rows as u16);
+        self.write_stripe(&id, &w.buf).await?;
+        self.dev.sync(self.write_quorum()).await?;
+        let written = (rows * BLOCK_BYTES * g.shard_count()) as u64;
+        self.shared.stats.log_bytes_written.add(written);
+        self.log_bytes_since_checkpoint
+            .set(self.log_bytes_since_checkpoint.get() + written);
+        let after = LogPos {
+            seq: pos.seq + 1,
+            block: pos.block + rows as u32,
+            ..pos
+        };
+        self.log.set(after);
+        let loc = crate::record::InlineLoc {
+            extent: pos.extent,
+            generation: pos.generation,
+            first_block: pos.block,
+            rows: rows as u16,
+            seq: pos.seq,
+            offset: 0,
+            len: 0,
+        };
+        Ok((loc, after))
+    }
+
+    /// Moves the log into its announced next extent and picks the one after it.
+    fn rotate_log(&self, pos: LogPos) -> Result<LogPos, Error> {
+        let (next_extent, next_generation) = self.take_extent(Usage::Log)?;
+        self.log_chain.borrow_mut().push(pos.next_extent);
+        Ok(LogPos {
+            seq: pos.seq,
+            extent: pos.next_extent,
+            generation: pos.next_generation,
+            block: 0,
+            next_extent,
+            next_generation,
+        })
+    }
+
+    /// A free extent for the log or a checkpoint. These need no ExtentOpen record: every
+    /// batch header announces the next log extent with its generation, and a root names
+    /// its checkpoint's extents with theirs.
+    pub fn take_extent(&self, usage: Usage) -> Result<(u32, u32), Error> {
+        let mut st = self.st.borrow_mut();
+        let extent = st.free_extent()?;
+        let e = st.extents.get_mut(&extent).expect("owned");
+        e.generation += 1;
+        e.usage = usage;
+        Ok((extent, e.generation))
+    }
+
+    /// Reads the batch at `pos` if one is there: `None` when no shard header names this
+    /// place; `Some(Err)` when one does but the batch cannot be read correctly.
+    pub async fn read_batch(
+        &self,
+        pos: &LogPos,
+    ) -> Option<Result<(BatchHeader, Vec<Record>, u16), Error>> {
+        if pos.block >= self.dev.blocks_per_extent() {
+            return None;
+        }
+        let rows = self
+            .probe_rows(
+                BlockKind::Log,
+                pos.extent,
+                pos.generation,
+                pos.block,
+                pos.seq,
+            )
+            .await?;
+        if pos.block + rows as u32 > self.dev.blocks_per_extent() {
+            return Some(Err(Error::Internal(
+                "log batch runs past its extent".into(),
+            )));
+        }
+        let id = self.log_stripe(pos, rows);
+        let len = self.dev.geometry.stripe_bytes(rows as usize);
+        let payload = match self.read_stripe(&id, 0, len).await {
+            Ok(p) => p,
+            Err(e) => return Some(Err(e)),
+        };
+        let h = match BatchHeader::decode(&payload) {
+            Some(h) if h.seq == pos.seq && h.partition == self.id => h,
+            _ => {
+                return Some(Err(Error::Internal(format!(
+                    "log batch {} has a bad header",
+                    pos.seq
+                ))))
+            }
+        };
+        Some(decode_batch(&payload, &h).map(|recs| (h, recs, rows)))
+    }
+}
+
+/// A partition's root: where replay starts and which checkpoint to load first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Root {
+    pub partition: u16,
+    pub root_seq: u64,
+    pub log_seq: u64,
+    pub log_extent: u32,
+    pub log_generation: u32,
+    pub log_block: u32,
+    /// The extent the log continues in when `log_extent` is full, and its generation.
+    pub log_next_extent: u32,
+    pub log_next_generation: u32,
+    pub checkpoint_len: u64,
+    pub checkpoint_stamp: u64,
+    pub checkpoint_crc: u32,
+    pub checkpoint_runs: Vec<Run>,
+}
+
+impl Root {
+    pub fn encode(&self) -> Vec<u8> {
+        assert!(self.checkpoint_runs.len() <= ROOT_RUNS_MAX);
+        let mut w = Writer::default();
+        w.buf.extend_from_slice(&ROOT_MAGIC);
+        w.u16(ROOT_VERSION);
+        w.u16(self.partition);
+        w.u64(self.root_seq);
+        w.u64(self.log_seq);
+        w.u32(self.log_extent);
+        w.u32(self.log_generation);
+        w.u32(self.log_block);
+        w.u32(0);
+        w.u32(self.log_next_extent);
+        w.u32(self.log_next_generation);
+        w.u64(self.checkpoint_len);
+        w.u64(self.checkpoint_stamp);
+        w.u32(self.checkpoint_crc);
+        w.u32(self.checkpoint_runs.len() as u32);
+        assert_eq!(w.buf.len(), ROOT_FIXED_BYTES);
+        for r in &self.checkpoint_runs {
+            w.u32(r.extent);
+            w.u32(r.generation);
+            w.u32(r.first_block);
+            w.u32(r.stripes);
+            w.u16(r.last_rows);
+        }
+        w.buf.resize(BLOCK_BYTES - 4, 0);
+        let crc = crc32c::crc32c(&w.buf);
+        w.u32(crc);
+        w.buf
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Root> {
+        if b.len() != BLOCK_BYTES || b[0..4] != ROOT_MAGIC {
+            return None;
+        }
+        if crc32c::crc32c(&b[..BLOCK_BYTES - 4])
+            != u32::from_le_bytes(b[BLOCK_BYTES - 4..].try_into().unwrap())
+        {
+            return None;
+        }
+        let mut r = Reader::new(&b[4..]);
+        if r.u16().ok()? != ROOT_VERSION {
+            return None;
+        }
+        let mut root = Root {
+            partition: r.u16().ok()?,
+            root_seq: r.u64().ok()?,
+            log_seq: r.u64().ok()?,
+            log_extent: r.u32().ok()?,
+            log_generation: r.u32().ok()?,
+            log_block: r.u32().ok()?,
+            log_next_extent: {
+                r.u32().ok()?;
+                r.u32().ok()?
+            },
+            log_next_generation: r.u32().ok()?,
+            checkpoint_len: r.u64().ok()?,
+            checkpoint_stamp: r.u64().ok()?,
+            checkpoint_crc: r.u32().ok()?,
+            checkpoint_runs: Vec::new(),
+        };
+        let n = r.u32().ok()? as usize;
+        if n > ROOT_RUNS_MAX {
+            return None;
+        }
+        for _ in 0..n {
+            root.checkpoint_runs.push(Run {
+                extent: r.u32().ok()?,
+                generation: r.u32().ok()?,
+                first_block: r.u32().ok()?,
+                stripes: r.u32().ok()?,
+                last_rows: r.u16().ok()?,
+            });
+        }
+        Some(root)
+    }
+
+    /// Device offset of slot `root_seq % 2` of `partition`.
+    pub fn offset(partition: u16, root_seq: u64) -> u64 {
+        ROOT_SLOTS_OFFSET_BYTES + (2 * partition as u64 + root_seq % 2) * BLOCK_BYTES as u64
+    }
+}
+
+impl Partition {
+    /// Writes `root` to its slot on every healthy device and flushes. Data the root points
+    /// at must already be durable.
+    pub async fn write_root(&self, root: &Root) -> Result<(), Error> {
+        let bytes = root.encode();
+        let at = Root::offset(self.id, root.root_seq);
+        let writes = (0..self.dev.count())
+            .filter(|&d| self.dev.is_up(d))
+            .map(|d| {
+                let mut buf = self.dev.alloc(BLOCK_BYTES);
+                buf.as_bytes_mut().copy_from_slice(&bytes);
+                async move { self.dev.write(d, at, buf).await }
+            });
+        let ok = futures::future::join_all(writes)
+            .await
+            .iter()
+            .filter(|r| r.is_ok())
+            .count();
+        if ok < self.write_quorum() {
+            return Err(Error::Io(format!(
+                "root of partition {} reached only {ok} devices",
+                self.id
+            )));
+        }
+        self.dev.sync(self.write_quorum()).await?;
+        Ok(())
+    }
+
+    /// The newest valid root among both slots on every device.
+    pub async fn read_root(&self) -> Option<Root> {
+        let mut best: Option<Root> = None;
+        for d in 0..self.dev.count() {
+            for slot in 0..2u64 {
+                let Ok(buf) = self
+                    .dev
+                    .read(d, Root::offset(self.id, slot), BLOCK_BYTES)
+                    .await
+                else {
+                    continue;
+                };
+                if let Some(r) = Root::decode(&buf) {
+                    if r.partition == self.id
+                        && best.as_ref().is_none_or(|b| r.root_seq > b.root_seq)
+                    {
+                        best = Some(r);
+                    }
+                }
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_round_trip() {
+        let root = Root {
+            partition: 3,
+            root_seq: 9,
+            log_seq: 100,
+            log_extent: 4,
+            log_generation: 2,
+            log_block: 64,
+            log_next_extent: 5,
+            log_next_generation: 1,
+            checkpoint_len: 12345,
+            checkpoint_stamp: 77,
+            checkpoint_crc: 0xabcd,
+            checkpoint_runs: vec![Run {
+                extent: 1,
+                generation: 1,
+                first_block: 0,
+                stripes: 3,
+                last_rows: 2,
+            }],
+        };
+        let b = root.encode();
+        assert_eq!(Root::decode(&b), Some(root));
+        let mut bad = b.clone();
+        bad[100] ^= 1;
+        assert_eq!(Root::decode(&bad), None);
+    }
+
+    #[test]
+    fn batch_header_round_trip() {
+        let h = BatchHeader {
+            partition: 1,
+            seq: 2,
+            records_len: 3,
+            next_extent: 4,
+            next_generation: 5,
+            record_count: 6,
+        };
+        let mut b = [0u8; BATCH_HEADER_BYTES];
+        h.encode(&mut b);
+        assert_eq!(BatchHeader::decode(&b), Some(h));
+    }
+}

@@ -1,0 +1,484 @@
+//! Object operations on the owning partition: put (streaming, erasure-coded), get
+//! (ranges, verified, rebuilt when needed), head, delete and one partition's share of list.
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use md5::{Digest, Md5};
+
+use crate::api::{
+    validate_key, validate_put_options, ListParams, ObjectMeta, ObjectSummary, ObjectType,
+    PutOptions, RangeSpec,
+};
+use crate::block::BlockKind;
+use crate::constants::{BLOCK_BYTES, INLINE_BYTES_MAX, STRIPE_BLOCKS_MAX};
+use crate::error::Error;
+use crate::partition::Partition;
+use crate::record::{
+    decode_extra, encode_extra, InlineLoc, ObjectData, ObjectEntry, Record, Run, StripeData,
+};
+use crate::state::Applied;
+use crate::stripe::StripeId;
+
+/// Stripe writes one put keeps in flight.
+const PUT_STRIPES_IN_FLIGHT: usize = 4;
+/// Stripe reads one get keeps ahead of the one being sent.
+const GET_STRIPES_AHEAD: usize = 2;
+/// Chunks a get may queue for its reader.
+pub const GET_CHANNEL_CHUNKS: usize = 4;
+
+async fn join(t: glommio::task::JoinHandle<Result<(), Error>>) -> Result<(), Error> {
+    t.await
+        .unwrap_or_else(|| Err(Error::Internal("stripe write task cancelled".into())))
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One entry of a partition's list answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListItem {
+    Object(ObjectSummary),
+    Prefix(String),
+}
+
+impl ListItem {
+    pub fn name(&self) -> &str {
+        match self {
+            ListItem::Object(o) => &o.key,
+            ListItem::Prefix(p) => p,
+        }
+    }
+}
+
+pub fn meta_of(bucket: &str, key: &str, e: &ObjectEntry) -> ObjectMeta {
+    let (content_type, user_meta) = decode_extra(&e.extra).unwrap_or_default();
+    ObjectMeta {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        size: e.size,
+        etag: e.etag,
+        etag_parts: (e.etag_parts > 0).then_some(e.etag_parts),
+        content_type,
+        user_meta,
+        last_modified_ms: e.last_modified_ms,
+        object_type: e.object_type,
+        version_id: None,
+    }
+}
+
+/// The smallest string greater than every key that starts with `prefix`.
+fn past_prefix(prefix: &str) -> String {
+    let mut s = String::with_capacity(prefix.len() + 1024);
+    s.push_str(prefix);
+    // Keys are at most 1023 bytes; U+10FFFF is the greatest character.
+    for _ in 0..256 {
+        s.push('\u{10FFFF}');
+    }
+    s
+}
+
+impl Partition {
+    fn check_bucket(&self, bucket: &str) -> Result<(), Error> {
+        match self.shared.bucket(bucket) {
+            Some(b) if !b.deleting => Ok(()),
+            _ => Err(Error::NoSuchBucket(bucket.to_string())),
+        }
+    }
+
+    pub async fn put(
+        self: &Rc<Self>,
+        bucket: String,
+        key: String,
+        opts: PutOptions,
+        mut body: mpsc::Receiver<Bytes>,
+    ) -> Result<ObjectMeta, Error> {
+        validate_key(&key)?;
+        validate_put_options(&opts)?;
+        self.check_bucket(&bucket)?;
+        let mut md5 = Md5::new();
+        let len = opts.content_length;
+        let (data, inline) = if len as usize <= INLINE_BYTES_MAX {
+            let mut buf = Vec::with_capacity(len as usize);
+            while let Some(chunk) = body.next().await {
+                if (buf.len() + chunk.len()) as u64 > len {
+                    return Err(Error::IncompleteBody {
+                        expected: len,
+                        got: (buf.len() + chunk.len()) as u64,
+                    });
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            if buf.len() as u64 != len {
+                return Err(Error::IncompleteBody {
+                    expected: len,
+                    got: buf.len() as u64,
+                });
+            }
+            md5.update(&buf);
+            if buf.is_empty() {
+                (ObjectData::Empty, None)
+            } else {
+                let loc = InlineLoc {
+                    extent: 0,
+                    generation: 0,
+                    first_block: 0,
+                    rows: 0,
+                    seq: 0,
+                    offset: 0,
+                    len: len as u32,
+                };
+                (ObjectData::Inline(loc), Some(Bytes::from(buf)))
+            }
+        } else {
+            (
+                ObjectData::Stripes(self.put_stripes(len, &mut body, &mut md5).await?),
+                None,
+            )
+        };
+        let etag: [u8; 16] = md5.finalize().into();
+        if opts.content_md5.is_some_and(|m| m != etag) {
+            return Err(Error::BadDigest);
+        }
+        let entry = ObjectEntry {
+            size: len,
+            last_modified_ms: now_ms(),
+            etag,
+            etag_parts: 0,
+            object_type: ObjectType::Normal,
+            extra: encode_extra(&opts.content_type, &opts.user_meta),
+            data,
+        };
+        let meta = meta_of(&bucket, &key, &entry);
+        let needs_flush = matches!(entry.data, ObjectData::Stripes(_));
+        let rec = Record::ObjectPut {
+            bucket,
+            key: key.clone(),
+            entry,
+            if_absent: opts.forbid_overwrite,
+        };
+        match self.commit(rec, inline, needs_flush).await? {
+            Applied::Done => {
+                self.shared.stats.puts.inc();
+                self.shared.stats.bytes_in.add(len);
+                Ok(meta)
+            }
+            Applied::Exists => Err(Error::FileAlreadyExists(key)),
+        }
+    }
+
+    /// Streams a large body into data stripes; returns where they are.
+    async fn put_stripes(
+        self: &Rc<Self>,
+        len: u64,
+        body: &mut mpsc::Receiver<Bytes>,
+        md5: &mut Md5,
+    ) -> Result<StripeData, Error> {
+        let g = self.dev.geometry;
+        let full = g.stripe_bytes(STRIPE_BLOCKS_MAX);
+        let stamp = self.next_stamp();
+        let mut staging: Vec<u8> = Vec::with_capacity(full);
+        let mut runs: Vec<Run> = Vec::new();
+        let mut inflight = VecDeque::new();
+        let mut received = 0u64;
+        loop {
+            let chunk = body.next().await;
+            let last = chunk.is_none();
+            if let Some(chunk) = &chunk {
+                received += chunk.len() as u64;
+                if received > len {
+                    return Err(Error::IncompleteBody {
+                        expected: len,
+                        got: received,
+                    });
+                }
+                md5.update(chunk);
+            }
+            let mut rest: &[u8] = chunk.as_deref().unwrap_or(&[]);
+            while !rest.is_empty() || (last && !staging.is_empty()) {
+                let take = (full - staging.len()).min(rest.len());
+                staging.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                if staging.len() < full && !last {
+                    break;
+                }
+                let data = std::mem::replace(&mut staging, Vec::with_capacity(full));
+                inflight.push_back(self.spawn_stripe_write(stamp, data, &mut runs)?);
+                if inflight.len() >= PUT_STRIPES_IN_FLIGHT {
+                    join(inflight.pop_front().expect("non-empty")).await?;
+                }
+            }
+            if last {
+                break;
+            }
+        }
+        for t in inflight {
+            join(t).await?;
+        }
+        if received != len {
+            return Err(Error::IncompleteBody {
+                expected: len,
+                got: received,
+            });
+        }
+        Ok(StripeData {
+            stamp,
+            runs: runs.into_boxed_slice(),
+        })
+    }
+
+    fn spawn_stripe_write(
+        self: &Rc<Self>,
+        stamp: u64,
+        data: Vec<u8>,
+        runs: &mut Vec<Run>,
+    ) -> Result<glommio::task::JoinHandle<Result<(), Error>>, Error> {
+        let g = self.dev.geometry;
+        let rows = g.rows_for(data.len()) as u32;
+        let (extent, generation, block) = self.reserve_stripe(rows)?;
+        match runs.last_mut() {
+            Some(r)
+                if r.extent == extent
+                    && r.generation == generation
+                    && r.last_rows as usize == STRIPE_BLOCKS_MAX
+                    && r.first_block + r.stripes * STRIPE_BLOCKS_MAX as u32 == block =>
+            {
+                r.stripes += 1;
+                r.last_rows = rows as u16;
+            }
+            _ => runs.push(Run {
+                extent,
+                generation,
+                first_block: block,
+                stripes: 1,
+                last_rows: rows as u16,
+            }),
+        }
+        let id = StripeId {
+            kind: BlockKind::Data,
+            set_id: self.set_id(),
+            partition: self.id,
+            extent,
+            generation,
+            first_block: block,
+            rows: rows as u16,
+            stamp,
+        };
+        self.shared
+            .stats
+            .data_bytes_written
+            .add((rows as usize * BLOCK_BYTES * g.shard_count()) as u64);
+        let me = self.clone();
+        Ok(glommio::spawn_local(async move { me.write_stripe(&id, &data).await }).detach())
+    }
+
+    pub fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, Error> {
+        self.check_bucket(bucket)?;
+        let st = self.st.borrow();
+        let e = st.lookup(bucket, key).ok_or_else(|| Error::NoSuchKey {
+            bucket: bucket.into(),
+            key: key.into(),
+        })?;
+        Ok(meta_of(bucket, key, e))
+    }
+
+    /// Looks the object up and starts streaming the requested bytes into the returned
+    /// channel; the extents it reads from are pinned until the stream ends.
+    pub fn get(
+        self: &Rc<Self>,
+        bucket: &str,
+        key: &str,
+        range: Option<RangeSpec>,
+    ) -> Result<(ObjectMeta, u64, u64, mpsc::Receiver<Result<Bytes, Error>>), Error> {
+        self.check_bucket(bucket)?;
+        let entry = {
+            let st = self.st.borrow();
+            st.lookup(bucket, key).cloned()
+        }
+        .ok_or_else(|| Error::NoSuchKey {
+            bucket: bucket.into(),
+            key: key.into(),
+        })?;
+        let (start, len) = match range {
+            Some(r) => r.resolve(entry.size)?,
+            None => (0, entry.size),
+        };
+        let meta = meta_of(bucket, key, &entry);
+        let pieces = self.pieces(&entry, start, len);
+        let (mut tx, rx) = mpsc::channel(GET_CHANNEL_CHUNKS);
+        let extents: Vec<u32> = pieces.iter().map(|(id, _, _)| id.extent).collect();
+        self.pin(&extents, true);
+        self.shared.stats.gets.inc();
+        self.shared.stats.bytes_out.add(len);
+        let me = self.clone();
+        glommio::spawn_local(async move {
+            let mut ahead = VecDeque::new();
+            let mut next = pieces.into_iter();
+            loop {
+                while ahead.len() < GET_STRIPES_AHEAD {
+                    let Some((id, off, l)) = next.next() else {
+                        break;
+                    };
+                    let p = me.clone();
+                    ahead.push_back(
+                        glommio::spawn_local(async move { p.read_stripe(&id, off, l).await })
+                            .detach(),
+                    );
+                }
+                let Some(task) = ahead.pop_front() else { break };
+                let item = match task.await {
+                    Some(Ok(bytes)) => Ok(Bytes::from(bytes)),
+                    Some(Err(e)) => Err(e),
+                    None => Err(Error::Internal("read task cancelled".into())),
+                };
+                let failed = item.is_err();
+                if tx.send(item).await.is_err() || failed {
+                    break;
+                }
+            }
+            for t in ahead {
+                let _ = t.await;
+            }
+            me.pin(&extents, false);
+        })
+        .detach();
+        Ok((meta, start, len, rx))
+    }
+
+    fn pin(&self, extents: &[u32], on: bool) {
+        let mut st = self.st.borrow_mut();
+        for e in extents {
+            let x = st.extents.get_mut(e).expect("owned extent");
+            if on {
+                x.readers += 1;
+            } else {
+                x.readers -= 1;
+            }
+        }
+    }
+
+    /// Splits bytes `start .. start + len` of an object into (stripe, offset, len) pieces.
+    fn pieces(&self, e: &ObjectEntry, start: u64, len: u64) -> Vec<(StripeId, usize, usize)> {
+        let mut out = Vec::new();
+        if len == 0 {
+            return out;
+        }
+        match &e.data {
+            ObjectData::Empty => {}
+            ObjectData::Inline(l) => {
+                let id = StripeId {
+                    kind: BlockKind::Log,
+                    set_id: self.set_id(),
+                    partition: self.id,
+                    extent: l.extent,
+                    generation: l.generation,
+                    first_block: l.first_block,
+                    rows: l.rows,
+                    stamp: l.seq,
+                };
+                out.push((id, l.offset as usize + start as usize, len as usize));
+            }
+            ObjectData::Stripes(s) => {
+                let full = self.dev.geometry.stripe_bytes(STRIPE_BLOCKS_MAX) as u64;
+                let (mut at, end) = (start, start + len);
+                let mut base = 0u64;
+                for r in s.runs.iter() {
+                    for j in 0..r.stripes {
+                        let rows = if j + 1 == r.stripes {
+                            r.last_rows
+                        } else {
+                            STRIPE_BLOCKS_MAX as u16
+                        };
+                        let size = (self.dev.geometry.stripe_bytes(rows as usize) as u64)
+                            .min(e.size - base);
+                        let stripe_end = base + size.min(full);
+                        if at < stripe_end && at < end {
+                            let take = stripe_end.min(end) - at;
+                            let id = StripeId {
+                                kind: BlockKind::Data,
+                                set_id: self.set_id(),
+                                partition: self.id,
+                                extent: r.extent,
+                                generation: r.generation,
+                                first_block: r.first_block + j * STRIPE_BLOCKS_MAX as u32,
+                                rows,
+                                stamp: s.stamp,
+                            };
+                            out.push((id, (at - base) as usize, take as usize));
+                            at += take;
+                        }
+                        base += full;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub async fn delete(&self, bucket: String, key: String) -> Result<(), Error> {
+        validate_key(&key)?;
+        self.check_bucket(&bucket)?;
+        if self.st.borrow().lookup(&bucket, &key).is_none() && self.pending.borrow().is_empty() {
+            return Ok(());
+        }
+        self.commit(Record::ObjectDelete { bucket, key }, None, false)
+            .await?;
+        self.shared.stats.deletes.inc();
+        Ok(())
+    }
+
+    /// This partition's sorted share of a listing: at most `limit` items.
+    pub fn list(&self, bucket: &str, p: &ListParams, limit: usize) -> Result<Vec<ListItem>, Error> {
+        self.check_bucket(bucket)?;
+        let st = self.st.borrow();
+        let Some(map) = st.objects.get(bucket) else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<ListItem> = Vec::new();
+        let mut lower: Bound<String> = if p.marker.as_str() >= p.prefix.as_str() {
+            Bound::Excluded(p.marker.clone())
+        } else {
+            Bound::Included(p.prefix.clone())
+        };
+        'scan: while out.len() < limit {
+            let mut range = map.range::<String, _>((lower.clone(), Bound::Unbounded));
+            loop {
+                let Some((key, e)) = range.next() else {
+                    break 'scan;
+                };
+                if !key.starts_with(&p.prefix) {
+                    break 'scan;
+                }
+                if !p.delimiter.is_empty() {
+                    if let Some(i) = key[p.prefix.len()..].find(&p.delimiter) {
+                        let cp = &key[..p.prefix.len() + i + p.delimiter.len()];
+                        if cp > p.marker.as_str() {
+                            out.push(ListItem::Prefix(cp.to_string()));
+                        }
+                        lower = Bound::Excluded(past_prefix(cp));
+                        continue 'scan;
+                    }
+                }
+                out.push(ListItem::Object(ObjectSummary {
+                    key: key.clone(),
+                    size: e.size,
+                    etag: e.etag,
+                    etag_parts: (e.etag_parts > 0).then_some(e.etag_parts),
+                    last_modified_ms: e.last_modified_ms,
+                    object_type: e.object_type,
+                }));
+                if out.len() >= limit {
+                    break 'scan;
+                }
+            }
+        }
+        Ok(out)
+    }
+}

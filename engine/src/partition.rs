@@ -1,0 +1,449 @@
+//! A partition: one owner of part of the key space, its log, its index and its extents.
+//!
+//! All of a partition's state lives on the executor that runs it and is touched only by
+//! that executor's tasks, so nothing here takes a lock. `RefCell` borrows never cross an
+//! `.await`.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use futures::channel::{mpsc, oneshot};
+use futures::future::join_all;
+
+use crate::block::{BlockHeader, BlockKind};
+use crate::constants::{BLOCK_BYTES, STRIPE_BLOCKS_MAX};
+use crate::devices::Devices;
+use crate::error::Error;
+use crate::record::{InlineLoc, Record};
+use crate::shared::Shared;
+use crate::state::{Applied, State, Usage};
+use crate::stripe::{spans, verify_block, Coder, ShardSpan, StripeId};
+
+/// Where the next log batch goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogPos {
+    pub seq: u64,
+    pub extent: u32,
+    pub generation: u32,
+    pub block: u32,
+    /// The extent the log continues in when `extent` is full (announced in every batch).
+    pub next_extent: u32,
+    pub next_generation: u32,
+}
+
+/// A record waiting for the next batch, with the inline bytes that follow it.
+pub struct Pending {
+    pub record: Record,
+    pub inline: Option<bytes::Bytes>,
+    /// The record refers to data written outside the log, which must be flushed first.
+    pub needs_data_flush: bool,
+    pub done: Option<oneshot::Sender<Result<Applied, Error>>>,
+}
+
+pub struct Partition {
+    pub id: u16,
+    pub dev: Rc<Devices>,
+    pub shared: Arc<Shared>,
+    pub coder: RefCell<Coder>,
+    pub st: RefCell<State>,
+    pub log: Cell<LogPos>,
+    pub pending: RefCell<Vec<Pending>>,
+    pub wake: mpsc::UnboundedSender<()>,
+    /// The data extent being filled: (extent, generation, next free block).
+    pub data_cursor: Cell<Option<(u32, u32, u32)>>,
+    stamp: Cell<u64>,
+    /// Bytes of log written since the last checkpoint.
+    pub log_bytes_since_checkpoint: Cell<u64>,
+    /// The log position just after the last applied batch (where a checkpoint's replay
+    /// starts).
+    pub applied: Cell<LogPos>,
+    pub root_seq: Cell<u64>,
+    pub checkpointing: Cell<bool>,
+    /// Extents holding the current checkpoint.
+    pub checkpoint_extents: RefCell<Vec<u32>>,
+    /// Log extents from the replay start on, oldest first.
+    pub log_chain: RefCell<Vec<u32>>,
+}
+
+impl Partition {
+    pub fn new(
+        id: u16,
+        dev: Rc<Devices>,
+        shared: Arc<Shared>,
+        st: State,
+        log: LogPos,
+        wake: mpsc::UnboundedSender<()>,
+    ) -> Partition {
+        Partition {
+            id,
+            coder: RefCell::new(Coder::new(dev.geometry)),
+            dev,
+            shared,
+            st: RefCell::new(st),
+            log: Cell::new(log),
+            pending: RefCell::new(Vec::new()),
+            wake,
+            data_cursor: Cell::new(None),
+            stamp: Cell::new(rand::random::<u64>() >> 8),
+            log_bytes_since_checkpoint: Cell::new(0),
+            applied: Cell::new(log),
+            root_seq: Cell::new(0),
+            checkpointing: Cell::new(false),
+            checkpoint_extents: RefCell::new(Vec::new()),
+            log_chain: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn set_id(&self) -> u64 {
+        self.dev.layout.set_id
+    }
+
+    /// A stamp no earlier write of this device set has used (random base per start).
+    pub fn next_stamp(&self) -> u64 {
+        let s = self.stamp.get() + 1;
+        self.stamp.set(s);
+        s
+    }
+
+    /// Devices that must take a write for it to count: k, plus one when there is parity.
+    pub fn write_quorum(&self) -> usize {
+        let g = self.dev.geometry;
+        g.data_shards + g.parity_shards.min(1)
+    }
+
+    /// Queues a record for the next batch and waits until it is durable and applied.
+    pub async fn commit(
+        &self,
+        record: Record,
+        inline: Option<bytes::Bytes>,
+        needs_data_flush: bool,
+    ) -> Result<Applied, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.pending.borrow_mut().push(Pending {
+            record,
+            inline,
+            needs_data_flush,
+            done: Some(tx),
+        });
+        let _ = self.wake.unbounded_send(());
+        rx.await.map_err(|_| Error::ShuttingDown)?
+    }
+
+    /// Queues a record with nobody waiting on it (extent bookkeeping).
+    pub fn enqueue(&self, record: Record) {
+        self.pending.borrow_mut().push(Pending {
+            record,
+            inline: None,
+            needs_data_flush: false,
+            done: None,
+        });
+        let _ = self.wake.unbounded_send(());
+    }
+
+    /// Takes a free extent for `kind`, bumping its generation and logging the change.
+    pub fn open_extent(&self, kind: BlockKind, reserve: usize) -> Result<(u32, u32), Error> {
+        let mut st = self.st.borrow_mut();
+        if st.free_extents() <= reserve {
+            return Err(Error::StorageFull);
+        }
+        let extent = st.free_extent()?;
+        let e = st.extents.get_mut(&extent).expect("free extent is owned");
+        e.generation += 1;
+        e.usage = kind.into();
+        let generation = e.generation;
+        drop(st);
+        self.enqueue(Record::ExtentOpen {
+            extent,
+            generation,
+            kind,
+        });
+        Ok((extent, generation))
+    }
+
+    /// Reserves `rows` consecutive blocks for a data stripe.
+    pub fn reserve_stripe(&self, rows: u32) -> Result<(u32, u32, u32), Error> {
+        let per_extent = self.dev.blocks_per_extent();
+        if let Some((extent, generation, block)) = self.data_cursor.get() {
+            if block + rows <= per_extent {
+                self.data_cursor
+                    .set(Some((extent, generation, block + rows)));
+                return Ok((extent, generation, block));
+            }
+            // Full: it is freed like any other once nothing in it lives.
+            self.data_cursor.set(None);
+            self.st.borrow_mut().release_unused(Usage::Data, &[]);
+        }
+        // Two extents stay in reserve for the log, so deletes can always be logged.
+        let (extent, generation) = self.open_extent(BlockKind::Data, 2)?;
+        self.data_cursor.set(Some((extent, generation, rows)));
+        Ok((extent, generation, 0))
+    }
+
+    /// Reads bytes `offset .. offset + len` of a stripe, verifying every block and
+    /// rebuilding bad or missing ones from the rest of their row.
+    pub async fn read_stripe(
+        &self,
+        id: &StripeId,
+        offset: usize,
+        len: usize,
+    ) -> Result<Vec<u8>, Error> {
+        let g = self.dev.geometry;
+        let parts = spans(g, id.rows as usize, offset, len);
+        let results = join_all(parts.iter().map(|s| self.read_span(id, *s))).await;
+        let mut out = Vec::with_capacity(len);
+        for r in results {
+            out.extend_from_slice(&r?);
+        }
+        Ok(out)
+    }
+
+    async fn read_span(&self, id: &StripeId, span: ShardSpan) -> Result<Vec<u8>, Error> {
+        let g = self.dev.geometry;
+        let dev = g.device_of(id.extent, span.shard);
+        let at = self
+            .dev
+            .offset(id.extent, id.first_block + span.first_row as u32);
+        let read = self.dev.read(dev, at, span.row_count * BLOCK_BYTES).await;
+        let mut payloads =
+            Vec::with_capacity(span.row_count * crate::constants::BLOCK_PAYLOAD_BYTES);
+        for i in 0..span.row_count {
+            let row = span.first_row + i;
+            let good = match &read {
+                Ok(buf) => {
+                    let block = &buf[i * BLOCK_BYTES..(i + 1) * BLOCK_BYTES];
+                    match verify_block(id, span.shard, row, block) {
+                        Ok(_) => Some(crate::block::payload(block).to_vec()),
+                        Err(e) => {
+                            self.shared.stats.corrupt_blocks.inc();
+                            tracing::warn!(partition = self.id, extent = id.extent, shard = span.shard, row, error = %e,
+                                "bad block: rebuilding it from its row");
+                            None
+                        }
+                    }
+                }
+                Err(_) => None,
+            };
+            match good {
+                Some(p) => payloads.extend_from_slice(&p),
+                None => payloads.extend_from_slice(&self.rebuild_row(id, span.shard, row).await?),
+            }
+        }
+        Ok(payloads[span.skip..span.skip + span.len].to_vec())
+    }
+
+    /// Rebuilds the payload of `shard` in `row` from the other shards of the row.
+    pub async fn rebuild_row(
+        &self,
+        id: &StripeId,
+        shard: usize,
+        row: usize,
+    ) -> Result<Vec<u8>, Error> {
+        let g = self.dev.geometry;
+        let at = self.dev.offset(id.extent, id.first_block + row as u32);
+        let reads = join_all((0..g.shard_count()).map(|s| async move {
+            if s == shard {
+                return None;
+            }
+            let buf = self
+                .dev
+                .read(g.device_of(id.extent, s), at, BLOCK_BYTES)
+                .await
+                .ok()?;
+            verify_block(id, s, row, &buf).ok()?;
+            Some(buf)
+        }))
+        .await;
+        let blocks: Vec<Option<&[u8]>> = reads.iter().map(|b| b.as_ref().map(|b| &b[..])).collect();
+        let rebuilt = self.coder.borrow_mut().reconstruct(&blocks, shard);
+        match rebuilt {
+            Some(p) => {
+                self.shared.stats.rebuilt_blocks.inc();
+                Ok(p)
+            }
+            None => {
+                self.shared.stats.unrecoverable_blocks.inc();
+                Err(Error::DataUnavailable(format!(
+                    "partition {} extent {} block {}: more shards lost than the {} parity shards",
+                    self.id,
+                    id.extent,
+                    id.first_block as usize + row,
+                    g.parity_shards
+                )))
+            }
+        }
+    }
+
+    /// Encodes `data` as a stripe at `id` and writes its shards, one per device.
+    pub async fn write_stripe(&self, id: &StripeId, data: &[u8]) -> Result<(), Error> {
+        let g = self.dev.geometry;
+        let rows = id.rows as usize;
+        let mut bufs: Vec<_> = (0..g.shard_count())
+            .map(|_| self.dev.alloc(rows * BLOCK_BYTES))
+            .collect();
+        {
+            let mut refs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_bytes_mut()).collect();
+            self.coder.borrow_mut().encode(id, data, &mut refs);
+        }
+        let at = self.dev.offset(id.extent, id.first_block);
+        let writes = bufs.into_iter().enumerate().map(|(s, buf)| {
+            let dev = g.device_of(id.extent, s);
+            async move {
+                if !self.dev.is_up(dev) {
+                    return Err(std::io::Error::other("device down"));
+                }
+                self.dev.write(dev, at, buf).await
+            }
+        });
+        let results = join_all(writes).await;
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        if ok < self.write_quorum() {
+            let err = results
+                .into_iter()
+                .find_map(|r| r.err())
+                .expect("some write failed");
+            return Err(err.into());
+        }
+        Ok(())
+    }
+
+    /// The log's group-commit loop: takes what is pending, writes it as one batch, flushes,
+    /// applies it and answers the waiters. One batch is in flight at a time, so a batch on
+    /// disk implies every earlier batch was durable (recovery relies on this).
+    pub async fn commit_loop(self: Rc<Self>, mut wake: mpsc::UnboundedReceiver<()>) {
+        use futures::StreamExt;
+        loop {
+            if self.pending.borrow().is_empty() && wake.next().await.is_none() {
+                return;
+            }
+            let batch = self.take_batch();
+            if batch.is_empty() {
+                continue;
+            }
+            let result = self.write_batch(&batch).await;
+            self.finish_batch(batch, result);
+        }
+    }
+
+    fn take_batch(&self) -> Vec<Pending> {
+        let mut pending = self.pending.borrow_mut();
+        let limit = self.dev.geometry.stripe_bytes(STRIPE_BLOCKS_MAX)
+            - crate::log::BATCH_HEADER_BYTES
+            - 1024;
+        let mut size = 0;
+        let mut n = 0;
+        for p in pending.iter() {
+            let s = crate::log::record_size(p);
+            if n > 0 && size + s > limit {
+                break;
+            }
+            size += s;
+            n += 1;
+        }
+        pending.drain(..n).collect()
+    }
+
+    fn finish_batch(&self, batch: Vec<Pending>, result: Result<(InlineLoc, LogPos), Error>) {
+        match result {
+            Ok((loc, after)) => {
+                self.applied.set(after);
+                let mut offset = crate::log::BATCH_HEADER_BYTES as u32;
+                for mut p in batch {
+                    offset += crate::log::record_encoded_len(&p.record) as u32;
+                    if let (Record::ObjectPut { entry, .. }, Some(data)) =
+                        (&mut p.record, &p.inline)
+                    {
+                        crate::state::place_inline(
+                            entry,
+                            &InlineLoc {
+                                offset,
+                                len: data.len() as u32,
+                                ..loc
+                            },
+                        );
+                        offset += data.len() as u32;
+                    }
+                    let applied = self.st.borrow_mut().apply(&p.record);
+                    self.after_apply(&p.record);
+                    if let Some(done) = p.done {
+                        let _ = done.send(Ok(applied));
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(partition = self.id, error = %e, "log batch failed");
+                for p in batch {
+                    if let Some(done) = p.done {
+                        let _ = done.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Side effects of an applied record beyond the partition's own state.
+    fn after_apply(&self, rec: &Record) {
+        match rec {
+            Record::BucketPut(_) | Record::BucketDelete { .. } => {
+                self.shared.publish_buckets(&self.st.borrow().buckets);
+            }
+            Record::ObjectPut { .. } | Record::ObjectDelete { .. } => {
+                let keep: Vec<u32> = self.data_cursor.get().map(|c| c.0).into_iter().collect();
+                self.st.borrow_mut().release_unused(Usage::Data, &keep);
+            }
+            Record::ExtentOpen { .. } => {}
+        }
+    }
+
+    /// Header of a log batch stripe at `pos`.
+    pub fn log_stripe(&self, pos: &LogPos, rows: u16) -> StripeId {
+        StripeId {
+            kind: BlockKind::Log,
+            set_id: self.set_id(),
+            partition: self.id,
+            extent: pos.extent,
+            generation: pos.generation,
+            first_block: pos.block,
+            rows,
+            stamp: pos.seq,
+        }
+    }
+
+    /// Reads the row-0 headers of a stripe at `block` of `extent` and returns its rows if
+    /// at least one shard's header is valid and names exactly this place.
+    pub async fn probe_rows(
+        &self,
+        kind: BlockKind,
+        extent: u32,
+        generation: u32,
+        block: u32,
+        stamp: u64,
+    ) -> Option<u16> {
+        let g = self.dev.geometry;
+        let at = self.dev.offset(extent, block);
+        let reads = join_all((0..g.shard_count()).map(|s| async move {
+            let buf = self
+                .dev
+                .read(g.device_of(extent, s), at, BLOCK_BYTES)
+                .await
+                .ok()?;
+            let h = BlockHeader::open(&buf).ok()?;
+            let ok = h.kind == kind
+                && h.set_id == self.set_id()
+                && h.partition == self.id
+                && h.extent == extent
+                && h.block == block
+                && h.generation == generation
+                && h.stamp == stamp
+                && h.shard as usize == s
+                && h.row == 0;
+            ok.then_some(h.stripe_blocks)
+        }))
+        .await;
+        let rows: Vec<u16> = reads.into_iter().flatten().collect();
+        // Shards of one stripe agree on its size; take the most common answer.
+        rows.iter()
+            .copied()
+            .max_by_key(|r| rows.iter().filter(|x| *x == r).count())
+    }
+}

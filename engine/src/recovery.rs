@@ -1,0 +1,194 @@
+//! Start-up: load the newest checkpoint, replay the log after it, and tell a torn tail
+//! (a batch the crash interrupted: never acknowledged, discarded) from damage in the
+//! committed log (refuse to start, naming the batch).
+
+use std::rc::Rc;
+
+use crate::block::{BlockHeader, BlockKind};
+use crate::constants::BLOCK_BYTES;
+use crate::error::Error;
+use crate::log::Root;
+use crate::partition::{LogPos, Partition};
+use crate::record::{InlineLoc, Record};
+use crate::state::Usage;
+
+impl Partition {
+    pub async fn recover(self: &Rc<Self>) -> Result<(), Error> {
+        let root = match self.read_root().await {
+            Some(r) => r,
+            None => return self.start_fresh().await,
+        };
+        if root.checkpoint_len > 0 {
+            self.load_checkpoint(&root).await?;
+        }
+        let mut pos = LogPos {
+            seq: root.log_seq,
+            extent: root.log_extent,
+            generation: root.log_generation,
+            block: root.log_block,
+            next_extent: root.log_next_extent,
+            next_generation: root.log_next_generation,
+        };
+        self.mark_log_extent(pos.extent, pos.generation);
+        self.mark_log_extent(pos.next_extent, pos.next_generation);
+        self.log_chain.borrow_mut().push(pos.extent);
+        let announced = true;
+        let mut batches = 0u64;
+        loop {
+            let mut found = self.read_batch(&pos).await;
+            if found.is_none() && announced {
+                let alt = LogPos {
+                    extent: pos.next_extent,
+                    generation: pos.next_generation,
+                    block: 0,
+                    ..pos
+                };
+                found = self.read_batch(&alt).await;
+                if found.is_some() {
+                    pos = alt;
+                    self.log_chain.borrow_mut().push(pos.extent);
+                }
+            }
+            let (h, records, rows) = match found {
+                None => break,
+                Some(Err(e)) => {
+                    tracing::warn!(partition = self.id, seq = pos.seq, error = %e, "unreadable log batch at the tail");
+                    break;
+                }
+                Some(Ok(b)) => b,
+            };
+            let loc = InlineLoc {
+                extent: pos.extent,
+                generation: pos.generation,
+                first_block: pos.block,
+                rows,
+                seq: pos.seq,
+                offset: 0,
+                len: 0,
+            };
+            for mut rec in records {
+                if let Record::ObjectPut { entry, .. } = &mut rec {
+                    crate::state::place_inline(entry, &loc);
+                }
+                self.st.borrow_mut().apply(&rec);
+            }
+            self.mark_log_extent(h.next_extent, h.next_generation);
+            pos = LogPos {
+                seq: pos.seq + 1,
+                block: pos.block + rows as u32,
+                next_extent: h.next_extent,
+                next_generation: h.next_generation,
+                ..pos
+            };
+            batches += 1;
+        }
+        if let Some(seq) = self.later_batch(&pos, announced).await {
+            return Err(Error::DataUnavailable(format!(
+                "partition {}: log batch {} cannot be read but batch {seq} after it exists; \
+                 the committed log is damaged beyond its parity (refusing to start)",
+                self.id, pos.seq
+            )));
+        }
+        self.log.set(pos);
+        self.applied.set(pos);
+        {
+            let mut st = self.st.borrow_mut();
+            st.recount();
+            st.release_unused(Usage::Data, &[]);
+        }
+        if self.id == 0 {
+            self.shared.publish_buckets(&self.st.borrow().buckets);
+        }
+        tracing::info!(
+            partition = self.id,
+            batches,
+            next_seq = pos.seq,
+            "log replayed"
+        );
+        Ok(())
+    }
+
+    fn mark_log_extent(&self, extent: u32, generation: u32) {
+        let mut st = self.st.borrow_mut();
+        let e = st.extents.get_mut(&extent).expect("log extents are owned");
+        e.generation = generation;
+        e.usage = Usage::Log;
+    }
+
+    async fn start_fresh(&self) -> Result<(), Error> {
+        let (extent, generation) = self.take_extent(Usage::Log)?;
+        let (next_extent, next_generation) = self.take_extent(Usage::Log)?;
+        let pos = LogPos {
+            seq: 1,
+            extent,
+            generation,
+            block: 0,
+            next_extent,
+            next_generation,
+        };
+        self.log.set(pos);
+        self.applied.set(pos);
+        self.log_chain.borrow_mut().push(extent);
+        let root = Root {
+            partition: self.id,
+            root_seq: 1,
+            log_seq: 1,
+            log_extent: extent,
+            log_generation: generation,
+            log_block: 0,
+            log_next_extent: next_extent,
+            log_next_generation: next_generation,
+            checkpoint_len: 0,
+            checkpoint_stamp: 0,
+            checkpoint_crc: 0,
+            checkpoint_runs: Vec::new(),
+        };
+        self.write_root(&root).await?;
+        self.root_seq.set(1);
+        Ok(())
+    }
+
+    /// Looks for a block of a later batch than `pos.seq` in the rest of the log's extent
+    /// and in the announced next one. Batches are written one at a time, so a later batch
+    /// means the one at `pos` had been made durable and is now damaged.
+    async fn later_batch(&self, pos: &LogPos, announced: bool) -> Option<u64> {
+        let mut places = vec![(pos.extent, pos.generation, pos.block)];
+        if announced {
+            places.push((pos.next_extent, pos.next_generation, 0));
+        }
+        let per_extent = self.dev.blocks_per_extent();
+        let chunk = 64u32;
+        for (extent, generation, from) in places {
+            let mut block = from;
+            while block < per_extent {
+                let n = chunk.min(per_extent - block);
+                for d in 0..self.dev.count() {
+                    let Ok(buf) = self
+                        .dev
+                        .read(d, self.dev.offset(extent, block), n as usize * BLOCK_BYTES)
+                        .await
+                    else {
+                        continue;
+                    };
+                    for i in 0..n as usize {
+                        let Ok(h) = BlockHeader::open(&buf[i * BLOCK_BYTES..(i + 1) * BLOCK_BYTES])
+                        else {
+                            continue;
+                        };
+                        if h.kind == BlockKind::Log
+                            && h.set_id == self.set_id()
+                            && h.partition == self.id
+                            && h.extent == extent
+                            && h.generation == generation
+                            && h.stamp > pos.seq
+                        {
+                            return Some(h.stamp);
+                        }
+                    }
+                }
+                block += n;
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,692 @@
+//! Starting the engine: one glommio executor per core, each running the partitions it
+//! owns, and the `Handle` through which any thread or executor reaches them.
+//!
+//! Requests travel to the owning partition through bounded lock-free MPSC queues (futures
+//! `mpsc`), one inbox per partition. glommio's channel meshes join only executors; the
+//! inboxes also take requests from threads that are not executors (tests, tools), and an
+//! executor sending to its own partition pays one queue hop, not a system call.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::channel::{mpsc, oneshot};
+use futures::{SinkExt, StreamExt};
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::api::{
+    validate_bucket_name, validate_key, Acl, BucketInfo, ListPage, ListParams, ObjectMeta,
+    PutOptions, RangeSpec, StorageClass,
+};
+use crate::constants::{BUCKETS_MAX, LIST_KEYS_MAX};
+use crate::device_set::{identify, Layout};
+use crate::devices::Devices;
+use crate::error::Error;
+use crate::object_io::{now_ms, ListItem};
+use crate::partition::{LogPos, Partition};
+use crate::placement::partition_of;
+use crate::record::Record;
+use crate::shared::Shared;
+use crate::state::State;
+
+/// Requests queued per partition inbox before senders wait.
+const INBOX_DEPTH: usize = 1024;
+/// Log bytes after which a partition writes a checkpoint.
+const CHECKPOINT_LOG_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Something to run on every executor once its partitions are up (the server's listeners).
+pub type ExecutorHook =
+    Arc<dyn Fn(usize, Handle) -> Pin<Box<dyn Future<Output = ()>>> + Send + Sync>;
+
+#[derive(Clone)]
+pub struct EngineConfig {
+    pub devices: Vec<PathBuf>,
+    /// Executors (threads) to run; 0 = one per available core. Never more than partitions.
+    pub executors: usize,
+    /// Pin executor i to CPU i.
+    pub pin: bool,
+    pub hook: Option<ExecutorHook>,
+}
+
+impl EngineConfig {
+    pub fn new(devices: Vec<PathBuf>) -> EngineConfig {
+        EngineConfig {
+            devices,
+            executors: 0,
+            pin: false,
+            hook: None,
+        }
+    }
+}
+
+/// The answer to a get: metadata, the byte range served and its bytes.
+pub struct GetReply {
+    pub meta: ObjectMeta,
+    pub start: u64,
+    pub len: u64,
+    pub body: mpsc::Receiver<Result<Bytes, Error>>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
+pub enum Request {
+    Put {
+        bucket: String,
+        key: String,
+        opts: PutOptions,
+        body: mpsc::Receiver<Bytes>,
+        reply: Reply<ObjectMeta>,
+    },
+    Get {
+        bucket: String,
+        key: String,
+        range: Option<RangeSpec>,
+        reply: Reply<GetReply>,
+    },
+    Head {
+        bucket: String,
+        key: String,
+        reply: Reply<ObjectMeta>,
+    },
+    Delete {
+        bucket: String,
+        key: String,
+        reply: Reply<()>,
+    },
+    List {
+        bucket: String,
+        params: ListParams,
+        limit: usize,
+        reply: Reply<Vec<ListItem>>,
+    },
+    BucketEmpty {
+        bucket: String,
+        reply: Reply<bool>,
+    },
+    BucketRecord {
+        record: Record,
+        reply: Reply<()>,
+    },
+    Status {
+        reply: Reply<PartitionStatus>,
+    },
+    Checkpoint {
+        reply: Reply<()>,
+    },
+    Shutdown {
+        reply: Reply<()>,
+    },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PartitionStatus {
+    pub partition: usize,
+    pub objects: u64,
+    pub object_bytes: u64,
+    pub extents_total: usize,
+    pub extents_free: usize,
+    pub log_seq: u64,
+}
+
+/// Cheap to clone; usable from any thread.
+#[derive(Clone)]
+pub struct Handle {
+    inboxes: Arc<Vec<mpsc::Sender<Request>>>,
+    pub shared: Arc<Shared>,
+}
+
+pub struct Engine {
+    handle: Handle,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Identifies the devices, starts the executors and recovers every partition.
+    pub fn start(cfg: EngineConfig) -> Result<Engine, Error> {
+        let id = identify(&cfg.devices).map_err(|e| Error::Io(e.to_string()))?;
+        for w in &id.warnings {
+            tracing::warn!("{w}");
+        }
+        let layout = id.layout.clone();
+        let partitions = layout.partitions;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let executors = if cfg.executors == 0 {
+            cores
+        } else {
+            cfg.executors
+        }
+        .clamp(1, partitions);
+        let shared = Shared::new(layout.clone());
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..partitions).map(|_| mpsc::channel(INBOX_DEPTH)).unzip();
+        let handle = Handle {
+            inboxes: Arc::new(senders),
+            shared: shared.clone(),
+        };
+        let mut receivers: Vec<Option<mpsc::Receiver<Request>>> =
+            receivers.into_iter().map(Some).collect();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), Error>>();
+        let mut threads = Vec::new();
+        for e in 0..executors {
+            let mine: Vec<(usize, mpsc::Receiver<Request>)> = (0..partitions)
+                .filter(|p| p % executors == e)
+                .map(|p| (p, receivers[p].take().expect("each inbox taken once")))
+                .collect();
+            let placement = if cfg.pin {
+                Placement::Fixed(e % cores)
+            } else {
+                Placement::Unbound
+            };
+            let (id, shared, handle, ready, hook) = (
+                id.clone(),
+                shared.clone(),
+                handle.clone(),
+                ready_tx.clone(),
+                cfg.hook.clone(),
+            );
+            let builder = LocalExecutorBuilder::new(placement).name(&format!("ringstore-core-{e}"));
+            let join = builder
+                .spawn(move || async move {
+                    run_executor(e, id, mine, shared, handle, ready, hook).await
+                })
+                .map_err(|err| Error::Io(format!("cannot start executor {e}: {err}")))?;
+            threads.push(std::thread::spawn(move || {
+                let _ = join.join();
+            }));
+        }
+        drop(ready_tx);
+        let mut first_err = None;
+        for _ in 0..executors {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => first_err = first_err.or(Some(e)),
+                Err(_) => {
+                    first_err =
+                        first_err.or(Some(Error::Internal("an executor died at start".into())))
+                }
+            }
+        }
+        let engine = Engine { handle, threads };
+        if let Some(e) = first_err {
+            engine.shutdown();
+            return Err(e);
+        }
+        Ok(engine)
+    }
+
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.handle.shared.layout
+    }
+
+    /// Finishes queued work, checkpoints every partition and stops the executors.
+    pub fn shutdown(self) {
+        let h = self.handle.clone();
+        futures::executor::block_on(async {
+            for p in 0..h.inboxes.len() {
+                let (tx, rx) = oneshot::channel();
+                if h.inboxes[p]
+                    .clone()
+                    .send(Request::Shutdown { reply: tx })
+                    .await
+                    .is_ok()
+                {
+                    let _ = rx.await;
+                }
+            }
+        });
+        drop(h);
+        drop(self.handle);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn run_executor(
+    index: usize,
+    id: crate::device_set::Identified,
+    mine: Vec<(usize, mpsc::Receiver<Request>)>,
+    shared: Arc<Shared>,
+    handle: Handle,
+    ready: std::sync::mpsc::Sender<Result<(), Error>>,
+    hook: Option<ExecutorHook>,
+) {
+    let started = start_partitions(&id, &mine, &shared).await;
+    let parts = match started {
+        Ok(p) => {
+            let _ = ready.send(Ok(()));
+            p
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    if let Some(hook) = hook {
+        glommio::spawn_local(hook(index, handle)).detach();
+    }
+    let loops = parts
+        .into_iter()
+        .zip(mine)
+        .map(|(part, (_, inbox))| serve_partition(part, inbox));
+    futures::future::join_all(loops).await;
+}
+
+async fn start_partitions(
+    id: &crate::device_set::Identified,
+    mine: &[(usize, mpsc::Receiver<Request>)],
+    shared: &Arc<Shared>,
+) -> Result<Vec<Rc<Partition>>, Error> {
+    let dev = Rc::new(Devices::open(id).await?);
+    let layout = &id.layout;
+    let mut parts = Vec::new();
+    for (p, _) in mine {
+        let state = State::new(*p as u16, layout.partitions as u16, layout.extent_count);
+        let (wake_tx, wake_rx) = mpsc::unbounded();
+        let pos = LogPos {
+            seq: 0,
+            extent: 0,
+            generation: 0,
+            block: 0,
+            next_extent: 0,
+            next_generation: 0,
+        };
+        let part = Rc::new(Partition::new(
+            *p as u16,
+            dev.clone(),
+            shared.clone(),
+            state,
+            pos,
+            wake_tx,
+        ));
+        part.recover().await?;
+        glommio::spawn_local(part.clone().commit_loop(wake_rx)).detach();
+        parts.push(part);
+    }
+    Ok(parts)
+}
+
+async fn serve_partition(part: Rc<Partition>, mut inbox: mpsc::Receiver<Request>) {
+    let mut ticker = glommio::timer::Timer::new(Duration::from_millis(0));
+    let _ = &mut ticker;
+    while let Some(req) = inbox.next().await {
+        if let Request::Shutdown { reply } = req {
+            let r = part.checkpoint().await;
+            if let Err(e) = &r {
+                tracing::error!(partition = part.id, error = %e, "checkpoint at shutdown failed");
+            }
+            let _ = reply.send(r);
+            return;
+        }
+        let p = part.clone();
+        glommio::spawn_local(async move { handle_request(p, req).await }).detach();
+        if part.log_bytes_since_checkpoint.get() > CHECKPOINT_LOG_BYTES && !part.checkpointing.get()
+        {
+            let p = part.clone();
+            glommio::spawn_local(async move {
+                if let Err(e) = p.checkpoint().await {
+                    tracing::error!(partition = p.id, error = %e, "checkpoint failed");
+                }
+            })
+            .detach();
+        }
+    }
+}
+
+async fn handle_request(p: Rc<Partition>, req: Request) {
+    match req {
+        Request::Put {
+            bucket,
+            key,
+            opts,
+            body,
+            reply,
+        } => {
+            let _ = reply.send(p.put(bucket, key, opts, body).await);
+        }
+        Request::Get {
+            bucket,
+            key,
+            range,
+            reply,
+        } => {
+            let r = p
+                .get(&bucket, &key, range)
+                .map(|(meta, start, len, body)| GetReply {
+                    meta,
+                    start,
+                    len,
+                    body,
+                });
+            let _ = reply.send(r);
+        }
+        Request::Head { bucket, key, reply } => {
+            let _ = reply.send(p.head(&bucket, &key));
+        }
+        Request::Delete { bucket, key, reply } => {
+            let _ = reply.send(p.delete(bucket, key).await);
+        }
+        Request::List {
+            bucket,
+            params,
+            limit,
+            reply,
+        } => {
+            let _ = reply.send(p.list(&bucket, &params, limit));
+        }
+        Request::BucketEmpty { bucket, reply } => {
+            let _ = reply.send(Ok(p.st.borrow().bucket_is_empty(&bucket)));
+        }
+        Request::BucketRecord { record, reply } => {
+            let _ = reply.send(p.commit(record, None, false).await.map(|_| ()));
+        }
+        Request::Status { reply } => {
+            let st = p.st.borrow();
+            let _ = reply.send(Ok(PartitionStatus {
+                partition: p.id as usize,
+                objects: st.object_count,
+                object_bytes: st.object_bytes,
+                extents_total: st.extents.len(),
+                extents_free: st.free_extents(),
+                log_seq: p.log.get().seq,
+            }));
+        }
+        Request::Checkpoint { reply } => {
+            let _ = reply.send(p.checkpoint().await);
+        }
+        Request::Shutdown { .. } => unreachable!("handled by serve_partition"),
+    }
+}
+
+impl Handle {
+    pub fn partitions(&self) -> usize {
+        self.inboxes.len()
+    }
+
+    async fn call<T>(
+        &self,
+        partition: usize,
+        make: impl FnOnce(Reply<T>) -> Request,
+    ) -> Result<T, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.inboxes[partition]
+            .clone()
+            .send(make(tx))
+            .await
+            .map_err(|_| Error::ShuttingDown)?;
+        rx.await.map_err(|_| Error::ShuttingDown)?
+    }
+
+    fn owner(&self, bucket: &str, key: &str) -> usize {
+        partition_of(bucket, key, self.partitions())
+    }
+
+    /// Stores an object whose bytes arrive on `body` (exactly `opts.content_length`).
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        opts: PutOptions,
+        body: mpsc::Receiver<Bytes>,
+    ) -> Result<ObjectMeta, Error> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let p = self.owner(&bucket, &key);
+        self.call(p, |reply| Request::Put {
+            bucket,
+            key,
+            opts,
+            body,
+            reply,
+        })
+        .await
+    }
+
+    /// Stores an object held in memory.
+    pub async fn put_object_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut opts: PutOptions,
+        data: Bytes,
+    ) -> Result<ObjectMeta, Error> {
+        opts.content_length = data.len() as u64;
+        let (mut tx, rx) = mpsc::channel(2);
+        let send = async move {
+            let mut at = 0;
+            while at < data.len() {
+                let n = (data.len() - at).min(1 << 20);
+                if tx.send(data.slice(at..at + n)).await.is_err() {
+                    break;
+                }
+                at += n;
+            }
+        };
+        let (r, ()) = futures::join!(self.put_object(bucket, key, opts, rx), send);
+        r
+    }
+
+    pub async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<RangeSpec>,
+    ) -> Result<GetReply, Error> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let p = self.owner(&bucket, &key);
+        self.call(p, |reply| Request::Get {
+            bucket,
+            key,
+            range,
+            reply,
+        })
+        .await
+    }
+
+    /// Reads a whole object (or range) into memory.
+    pub async fn get_object_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<RangeSpec>,
+    ) -> Result<(ObjectMeta, Vec<u8>), Error> {
+        let mut r = self.get_object(bucket, key, range).await?;
+        let mut out = Vec::with_capacity(r.len as usize);
+        while let Some(chunk) = r.body.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        if out.len() as u64 != r.len {
+            return Err(Error::Internal(format!(
+                "get returned {} of {} bytes",
+                out.len(),
+                r.len
+            )));
+        }
+        Ok((r.meta, out))
+    }
+
+    pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectMeta, Error> {
+        validate_key(key)?;
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let p = self.owner(&bucket, &key);
+        self.call(p, |reply| Request::Head { bucket, key, reply })
+            .await
+    }
+
+    /// Deletes an object; deleting a missing object succeeds.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), Error> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let p = self.owner(&bucket, &key);
+        self.call(p, |reply| Request::Delete { bucket, key, reply })
+            .await
+    }
+
+    /// One page of a listing: merges every partition's sorted share (k-way, at most
+    /// `max_keys + 1` items from each, so memory is bounded by partitions × page size).
+    pub async fn list_objects(&self, bucket: &str, params: &ListParams) -> Result<ListPage, Error> {
+        if self.shared.bucket(bucket).is_none() {
+            return Err(Error::NoSuchBucket(bucket.to_string()));
+        }
+        let max = params.max_keys.clamp(1, LIST_KEYS_MAX);
+        let calls = (0..self.partitions()).map(|p| {
+            let (bucket, params) = (bucket.to_string(), params.clone());
+            self.call(p, move |reply| Request::List {
+                bucket,
+                params,
+                limit: max + 1,
+                reply,
+            })
+        });
+        let mut shares = Vec::new();
+        for r in futures::future::join_all(calls).await {
+            shares.push(r?.into_iter().peekable());
+        }
+        let mut page = ListPage::default();
+        let mut last: Option<String> = None;
+        let mut taken = 0;
+        loop {
+            let next = shares
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, s)| s.peek().map(|it| (i, it.name().to_string())))
+                .min_by(|a, b| a.1.cmp(&b.1));
+            let Some((i, name)) = next else { break };
+            let item = shares[i].next().expect("peeked");
+            if last.as_deref() == Some(name.as_str()) {
+                continue; // a common prefix several partitions reported
+            }
+            if taken == max {
+                page.is_truncated = true;
+                break;
+            }
+            taken += 1;
+            last = Some(name);
+            match item {
+                ListItem::Object(o) => page.objects.push(o),
+                ListItem::Prefix(p) => page.common_prefixes.push(p),
+            }
+        }
+        if page.is_truncated {
+            page.next_marker = last;
+        }
+        self.shared.stats.lists.inc();
+        Ok(page)
+    }
+
+    pub async fn create_bucket(
+        &self,
+        name: &str,
+        region: &str,
+        acl: Acl,
+        storage_class: StorageClass,
+        owner: &str,
+    ) -> Result<BucketInfo, Error> {
+        validate_bucket_name(name)?;
+        if self.shared.bucket(name).is_some() {
+            return Err(Error::BucketAlreadyExists(name.to_string()));
+        }
+        if self.shared.buckets.load().len() >= BUCKETS_MAX {
+            return Err(Error::TooManyBuckets(BUCKETS_MAX));
+        }
+        let info = BucketInfo {
+            name: name.to_string(),
+            region: region.to_string(),
+            acl,
+            storage_class,
+            owner: owner.to_string(),
+            created_ms: now_ms(),
+        };
+        self.call(0, |reply| Request::BucketRecord {
+            record: Record::BucketPut(info.clone()),
+            reply,
+        })
+        .await?;
+        Ok(info)
+    }
+
+    pub fn head_bucket(&self, name: &str) -> Result<BucketInfo, Error> {
+        match self.shared.bucket(name) {
+            Some(b) if !b.deleting => Ok(b.info),
+            _ => Err(Error::NoSuchBucket(name.to_string())),
+        }
+    }
+
+    pub fn list_buckets(&self) -> Vec<BucketInfo> {
+        self.shared
+            .buckets
+            .load()
+            .values()
+            .filter(|b| !b.deleting)
+            .map(|b| b.info.clone())
+            .collect()
+    }
+
+    pub async fn put_bucket_acl(&self, name: &str, acl: Acl) -> Result<(), Error> {
+        let mut info = self.head_bucket(name)?;
+        info.acl = acl;
+        self.call(0, |reply| Request::BucketRecord {
+            record: Record::BucketPut(info),
+            reply,
+        })
+        .await
+    }
+
+    /// Deletes an empty bucket. New writes are refused while every partition is asked
+    /// whether it holds an object of the bucket.
+    pub async fn delete_bucket(&self, name: &str) -> Result<(), Error> {
+        self.head_bucket(name)?;
+        self.shared.set_deleting(name, true);
+        let mut empty = true;
+        for p in 0..self.partitions() {
+            let bucket = name.to_string();
+            match self
+                .call(p, |reply| Request::BucketEmpty { bucket, reply })
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => empty = false,
+                Err(e) => {
+                    self.shared.set_deleting(name, false);
+                    return Err(e);
+                }
+            }
+        }
+        if !empty {
+            self.shared.set_deleting(name, false);
+            return Err(Error::BucketNotEmpty(name.to_string()));
+        }
+        let record = Record::BucketDelete {
+            name: name.to_string(),
+        };
+        let r = self
+            .call(0, |reply| Request::BucketRecord { record, reply })
+            .await;
+        if r.is_err() {
+            self.shared.set_deleting(name, false);
+        }
+        r
+    }
+
+    pub async fn status(&self) -> Result<Vec<PartitionStatus>, Error> {
+        let mut out = Vec::new();
+        for p in 0..self.partitions() {
+            out.push(self.call(p, |reply| Request::Status { reply }).await?);
+        }
+        Ok(out)
+    }
+
+    /// Writes a checkpoint on every partition now.
+    pub async fn checkpoint(&self) -> Result<(), Error> {
+        for p in 0..self.partitions() {
+            self.call(p, |reply| Request::Checkpoint { reply }).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! State every executor can read: the bucket cache and the counters. Written rarely
+//! (buckets, by partition 0) or with relaxed atomics (counters), never locked.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::api::BucketInfo;
+use crate::device_set::Layout;
+
+#[derive(Default, Debug)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.add(1)
+    }
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub puts: Counter,
+    pub gets: Counter,
+    pub deletes: Counter,
+    pub lists: Counter,
+    pub bytes_in: Counter,
+    pub bytes_out: Counter,
+    /// Device bytes written for object data stripes (all shards, headers and padding).
+    pub data_bytes_written: Counter,
+    /// Device bytes written for log batches (all shards).
+    pub log_bytes_written: Counter,
+    pub checkpoint_bytes_written: Counter,
+    pub checkpoints: Counter,
+    /// Blocks that failed verification when read.
+    pub corrupt_blocks: Counter,
+    /// Blocks rebuilt from parity.
+    pub rebuilt_blocks: Counter,
+    /// Blocks that could not be rebuilt (more shards lost than parity).
+    pub unrecoverable_blocks: Counter,
+}
+
+/// A bucket as every core sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedBucket {
+    pub info: BucketInfo,
+    /// A delete is checking emptiness: new writes are refused meanwhile.
+    pub deleting: bool,
+}
+
+pub struct Shared {
+    pub layout: Layout,
+    pub buckets: ArcSwap<BTreeMap<String, CachedBucket>>,
+    pub stats: Stats,
+}
+
+impl Shared {
+    pub fn new(layout: Layout) -> Arc<Shared> {
+        Arc::new(Shared {
+            layout,
+            buckets: ArcSwap::from_pointee(BTreeMap::new()),
+            stats: Stats::default(),
+        })
+    }
+
+    /// Replaces the cache with partition 0's bucket table.
+    pub fn publish_buckets(&self, table: &BTreeMap<String, BucketInfo>) {
+        let old = self.buckets.load();
+        let next = table
+            .iter()
+            .map(|(n, b)| {
+                let deleting = old.get(n).is_some_and(|c| c.deleting);
+                (
+                    n.clone(),
+                    CachedBucket {
+                        info: b.clone(),
+                        deleting,
+                    },
+                )
+            })
+            .collect();
+        self.buckets.store(Arc::new(next));
+    }
+
+    pub fn set_deleting(&self, name: &str, deleting: bool) {
+        let mut next = (**self.buckets.load()).clone();
+        if let Some(b) = next.get_mut(name) {
+            b.deleting = deleting;
+        }
+        self.buckets.store(Arc::new(next));
+    }
+
+    pub fn bucket(&self, name: &str) -> Option<CachedBucket> {
+        self.buckets.load().get(name).cloned()
+    }
+}

@@ -1,0 +1,384 @@
+//! Stripes: how bytes become k data shards and m parity shards of checksummed blocks.
+//!
+//! A stripe of S rows occupies blocks `first_block .. first_block + S` of one extent on
+//! every device. Shard `i` of extent `e` lives on device `(i + e) mod (k + m)`, so data and
+//! parity roles rotate between extents and reads spread over all devices. The bytes of a
+//! stripe fill data shard 0's payloads first, then shard 1's, and so on, so a range read
+//! touches as few devices as it can. Parity is computed row by row (each row is k payloads
+//! of 4032 bytes), so a single bad block is rebuilt from one row of the other shards, not
+//! from whole shards.
+
+use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+
+use crate::block::{payload, payload_mut, BlockError, BlockHeader, BlockKind};
+use crate::constants::{BLOCK_BYTES, BLOCK_PAYLOAD_BYTES, STRIPE_BLOCKS_MAX};
+
+/// k data shards + m parity shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub data_shards: usize,
+    pub parity_shards: usize,
+}
+
+impl Geometry {
+    pub fn shard_count(&self) -> usize {
+        self.data_shards + self.parity_shards
+    }
+
+    /// User bytes a stripe of `rows` rows carries.
+    pub fn stripe_bytes(&self, rows: usize) -> usize {
+        self.data_shards * rows * BLOCK_PAYLOAD_BYTES
+    }
+
+    /// Rows needed to carry `len` bytes (at least one).
+    pub fn rows_for(&self, len: usize) -> usize {
+        len.div_ceil(self.data_shards * BLOCK_PAYLOAD_BYTES).max(1)
+    }
+
+    /// Device holding shard `shard` of extent `extent`.
+    pub fn device_of(&self, extent: u32, shard: usize) -> usize {
+        (shard + extent as usize) % self.shard_count()
+    }
+}
+
+/// Where a stripe is and what its blocks must say about themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StripeId {
+    pub kind: BlockKind,
+    pub set_id: u64,
+    pub partition: u16,
+    pub extent: u32,
+    pub generation: u32,
+    pub first_block: u32,
+    pub rows: u16,
+    pub stamp: u64,
+}
+
+impl StripeId {
+    /// The header block `row` of shard `shard` must carry (payload_len is not checked).
+    pub fn header(&self, shard: usize, row: usize, payload_len: u16) -> BlockHeader {
+        BlockHeader {
+            kind: self.kind,
+            shard: shard as u8,
+            set_id: self.set_id,
+            extent: self.extent,
+            block: self.first_block + row as u32,
+            generation: self.generation,
+            partition: self.partition,
+            stripe_blocks: self.rows,
+            stamp: self.stamp,
+            row: row as u16,
+            payload_len,
+        }
+    }
+}
+
+/// Verifies a block read from `shard`/`row` of stripe `id`.
+pub fn verify_block(
+    id: &StripeId,
+    shard: usize,
+    row: usize,
+    block: &[u8],
+) -> Result<BlockHeader, BlockError> {
+    let h = BlockHeader::open(block)?;
+    h.matches(&id.header(shard, row, h.payload_len))?;
+    Ok(h)
+}
+
+/// Reusable Reed-Solomon state (allocations are kept between stripes).
+pub struct Coder {
+    geometry: Geometry,
+    encoder: ReedSolomonEncoder,
+    decoder: ReedSolomonDecoder,
+}
+
+impl Coder {
+    pub fn new(geometry: Geometry) -> Coder {
+        let (k, m) = (geometry.data_shards, geometry.parity_shards.max(1));
+        Coder {
+            geometry,
+            encoder: ReedSolomonEncoder::new(k, m, BLOCK_PAYLOAD_BYTES)
+                .expect("geometry checked at format"),
+            decoder: ReedSolomonDecoder::new(k, m, BLOCK_PAYLOAD_BYTES)
+                .expect("geometry checked at format"),
+        }
+    }
+
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    /// Fills the k + m shard buffers (each `rows × 4096` bytes) with the sealed blocks of a
+    /// stripe carrying `data` (at most `stripe_bytes(rows)`; the rest is zero padding).
+    pub fn encode(&mut self, id: &StripeId, data: &[u8], shards: &mut [&mut [u8]]) {
+        let g = self.geometry;
+        let rows = id.rows as usize;
+        assert!(rows >= 1 && rows <= STRIPE_BLOCKS_MAX.max(u16::MAX as usize));
+        assert!(data.len() <= g.stripe_bytes(rows));
+        assert_eq!(shards.len(), g.shard_count());
+        let shard_bytes = rows * BLOCK_PAYLOAD_BYTES;
+        for (s, shard) in shards.iter_mut().enumerate().take(g.data_shards) {
+            assert_eq!(shard.len(), rows * BLOCK_BYTES);
+            let start = (s * shard_bytes).min(data.len());
+            let end = ((s + 1) * shard_bytes).min(data.len());
+            let chunk = &data[start..end];
+            for row in 0..rows {
+                let from = (row * BLOCK_PAYLOAD_BYTES).min(chunk.len());
+                let to = ((row + 1) * BLOCK_PAYLOAD_BYTES).min(chunk.len());
+                let block = &mut shard[row * BLOCK_BYTES..(row + 1) * BLOCK_BYTES];
+                let p = payload_mut(block);
+                p[..to - from].copy_from_slice(&chunk[from..to]);
+                p[to - from..].fill(0);
+            }
+        }
+        self.encode_parity_and_seal(id, data.len(), shards);
+    }
+
+    /// Computes parity from the data shards' payloads (already in place) and seals every
+    /// block. `len` is the number of user bytes the stripe carries.
+    pub fn encode_parity_and_seal(&mut self, id: &StripeId, len: usize, shards: &mut [&mut [u8]]) {
+        let g = self.geometry;
+        let rows = id.rows as usize;
+        let shard_bytes = rows * BLOCK_PAYLOAD_BYTES;
+        for row in 0..rows {
+            let range = row * BLOCK_BYTES..(row + 1) * BLOCK_BYTES;
+            if g.parity_shards > 0 {
+                self.encoder
+                    .reset(g.data_shards, g.parity_shards, BLOCK_PAYLOAD_BYTES)
+                    .expect("valid geometry");
+                for shard in shards.iter().take(g.data_shards) {
+                    self.encoder
+                        .add_original_shard(payload(&shard[range.clone()]))
+                        .expect("shard size");
+                }
+                let result = self.encoder.encode().expect("all shards added");
+                for (p, parity) in result.recovery_iter().enumerate() {
+                    payload_mut(&mut shards[g.data_shards + p][range.clone()])
+                        .copy_from_slice(parity);
+                }
+            }
+            for (s, shard) in shards.iter_mut().enumerate() {
+                let used = if s < g.data_shards {
+                    let at = s * shard_bytes + row * BLOCK_PAYLOAD_BYTES;
+                    len.saturating_sub(at).min(BLOCK_PAYLOAD_BYTES)
+                } else {
+                    BLOCK_PAYLOAD_BYTES
+                };
+                id.header(s, row, used as u16)
+                    .seal(&mut shard[range.clone()]);
+            }
+        }
+    }
+
+    /// Rebuilds the payload of shard `want` in one row from the verified blocks of the
+    /// same row in other shards (`None` for missing or bad ones). Needs k present blocks.
+    pub fn reconstruct(&mut self, row_blocks: &[Option<&[u8]>], want: usize) -> Option<Vec<u8>> {
+        let g = self.geometry;
+        assert_eq!(row_blocks.len(), g.shard_count());
+        if row_blocks.iter().flatten().count() < g.data_shards {
+            return None;
+        }
+        if let Some(b) = row_blocks[want] {
+            return Some(payload(b).to_vec());
+        }
+        if want < g.data_shards {
+            let restored = self.decode_row(row_blocks)?;
+            return restored.into_iter().nth(want);
+        }
+        // A parity shard: restore all data, then encode again.
+        let data = self.decode_row(row_blocks)?;
+        self.encoder
+            .reset(g.data_shards, g.parity_shards, BLOCK_PAYLOAD_BYTES)
+            .ok()?;
+        for d in &data {
+            self.encoder.add_original_shard(d).ok()?;
+        }
+        let result = self.encoder.encode().ok()?;
+        result.recovery(want - g.data_shards).map(|p| p.to_vec())
+    }
+
+    /// Returns the k data payloads of a row, restoring missing ones.
+    fn decode_row(&mut self, row_blocks: &[Option<&[u8]>]) -> Option<Vec<Vec<u8>>> {
+        let g = self.geometry;
+        let all_data = row_blocks[..g.data_shards].iter().all(|b| b.is_some());
+        if all_data {
+            return Some(
+                row_blocks[..g.data_shards]
+                    .iter()
+                    .map(|b| payload(b.unwrap()).to_vec())
+                    .collect(),
+            );
+        }
+        if g.parity_shards == 0 {
+            return None;
+        }
+        self.decoder
+            .reset(g.data_shards, g.parity_shards, BLOCK_PAYLOAD_BYTES)
+            .ok()?;
+        for (s, b) in row_blocks.iter().enumerate() {
+            if let Some(b) = b {
+                if s < g.data_shards {
+                    self.decoder.add_original_shard(s, payload(b)).ok()?;
+                } else {
+                    self.decoder
+                        .add_recovery_shard(s - g.data_shards, payload(b))
+                        .ok()?;
+                }
+            }
+        }
+        let result = self.decoder.decode().ok()?;
+        let mut out = Vec::with_capacity(g.data_shards);
+        for (s, b) in row_blocks[..g.data_shards].iter().enumerate() {
+            match b {
+                Some(b) => out.push(payload(b).to_vec()),
+                None => out.push(result.restored_original(s)?.to_vec()),
+            }
+        }
+        Some(out)
+    }
+}
+
+/// A piece of a byte range of a stripe that lies in one shard: rows `first_row ..
+/// first_row + row_count` of `shard`, from which bytes `skip .. skip + len` of the
+/// concatenated payloads are wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShardSpan {
+    pub shard: usize,
+    pub first_row: usize,
+    pub row_count: usize,
+    pub skip: usize,
+    pub len: usize,
+}
+
+/// Splits the byte range `offset .. offset + len` of a stripe of `rows` rows into per-shard
+/// spans, in byte order.
+pub fn spans(g: Geometry, rows: usize, offset: usize, len: usize) -> Vec<ShardSpan> {
+    let shard_bytes = rows * BLOCK_PAYLOAD_BYTES;
+    assert!(offset + len <= g.stripe_bytes(rows));
+    let mut out = Vec::new();
+    let (mut at, end) = (offset, offset + len);
+    while at < end {
+        let shard = at / shard_bytes;
+        let in_shard = at % shard_bytes;
+        let take = (shard_bytes - in_shard).min(end - at);
+        let first_row = in_shard / BLOCK_PAYLOAD_BYTES;
+        let last_row = (in_shard + take - 1) / BLOCK_PAYLOAD_BYTES;
+        out.push(ShardSpan {
+            shard,
+            first_row,
+            row_count: last_row - first_row + 1,
+            skip: in_shard % BLOCK_PAYLOAD_BYTES,
+            len: take,
+        });
+        at += take;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(rows: u16) -> StripeId {
+        StripeId {
+            kind: BlockKind::Data,
+            set_id: 1,
+            partition: 0,
+            extent: 3,
+            generation: 1,
+            first_block: 10,
+            rows,
+            stamp: 77,
+        }
+    }
+
+    fn encode(g: Geometry, rows: u16, data: &[u8]) -> Vec<Vec<u8>> {
+        let mut coder = Coder::new(g);
+        let mut shards: Vec<Vec<u8>> =
+            vec![vec![0u8; rows as usize * BLOCK_BYTES]; g.shard_count()];
+        let mut refs: Vec<&mut [u8]> = shards.iter_mut().map(|s| s.as_mut_slice()).collect();
+        coder.encode(&id(rows), data, &mut refs);
+        shards
+    }
+
+    fn gather(g: Geometry, rows: usize, shards: &[Vec<u8>], offset: usize, len: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for span in spans(g, rows, offset, len) {
+            let mut bytes = Vec::new();
+            for r in span.first_row..span.first_row + span.row_count {
+                bytes.extend_from_slice(payload(
+                    &shards[span.shard][r * BLOCK_BYTES..(r + 1) * BLOCK_BYTES],
+                ));
+            }
+            out.extend_from_slice(&bytes[span.skip..span.skip + span.len]);
+        }
+        out
+    }
+
+    #[test]
+    fn encode_then_read_any_range_and_rebuild_any_m_shards() {
+        for (k, m) in [(4, 2), (8, 3), (10, 4), (1, 0)] {
+            let g = Geometry {
+                data_shards: k,
+                parity_shards: m,
+            };
+            let rows = 3usize;
+            let len = g.stripe_bytes(rows) - 1000;
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let shards = encode(g, rows as u16, &data);
+            for (s, shard) in shards.iter().enumerate() {
+                for r in 0..rows {
+                    verify_block(
+                        &id(rows as u16),
+                        s,
+                        r,
+                        &shard[r * BLOCK_BYTES..(r + 1) * BLOCK_BYTES],
+                    )
+                    .unwrap();
+                }
+            }
+            for (off, l) in [
+                (0, len),
+                (1, 1),
+                (4031, 2),
+                (BLOCK_PAYLOAD_BYTES * rows - 1, 5000),
+                (len - 1, 1),
+            ] {
+                assert_eq!(gather(g, rows, &shards, off, l), &data[off..off + l]);
+            }
+            let mut coder = Coder::new(g);
+            for want in 0..g.shard_count() {
+                for row in 0..rows {
+                    let blocks: Vec<Option<&[u8]>> = (0..g.shard_count())
+                        .map(|s| {
+                            let lost = s == want || (s + 1) % g.shard_count() == want && m >= 2;
+                            (!lost).then(|| &shards[s][row * BLOCK_BYTES..(row + 1) * BLOCK_BYTES])
+                        })
+                        .collect();
+                    if m == 0 {
+                        assert!(coder.reconstruct(&blocks, want).is_none());
+                        continue;
+                    }
+                    let got = coder.reconstruct(&blocks, want).unwrap();
+                    assert_eq!(
+                        got,
+                        payload(&shards[want][row * BLOCK_BYTES..(row + 1) * BLOCK_BYTES])
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn too_many_losses_give_none() {
+        let g = Geometry {
+            data_shards: 4,
+            parity_shards: 2,
+        };
+        let shards = encode(g, 1, b"hello");
+        let blocks: Vec<Option<&[u8]>> = (0..6)
+            .map(|s| (s >= 3).then(|| shards[s].as_slice()))
+            .collect();
+        assert!(Coder::new(g).reconstruct(&blocks, 0).is_none());
+    }
+}
