@@ -138,11 +138,36 @@ impl Partition {
                 (ObjectData::Inline(loc), Some(Bytes::from(buf)))
             }
         } else {
-            (
-                ObjectData::Stripes(self.put_stripes(len, &mut body, &mut md5).await?),
-                None,
-            )
+            // The extents this put writes hold nothing live until its record applies:
+            // they stay pinned until then so they are not handed out again.
+            let mut pinned = Vec::new();
+            let stripes = self.put_stripes(len, &mut body, &mut md5, &mut pinned).await;
+            let r = match stripes {
+                Ok(s) => self.finish_put(bucket, key, opts, md5, ObjectData::Stripes(s), None).await,
+                Err(e) => Err(e),
+            };
+            self.pin(&pinned, false);
+            self.release_data();
+            return r;
         };
+        self.finish_put(bucket, key, opts, md5, data, inline).await
+    }
+
+    fn release_data(&self) {
+        let keep: Vec<u32> = self.data_cursor.get().map(|c| c.0).into_iter().collect();
+        self.st.borrow_mut().release_unused(crate::state::Usage::Data, &keep);
+    }
+
+    async fn finish_put(
+        &self,
+        bucket: String,
+        key: String,
+        opts: PutOptions,
+        md5: Md5,
+        data: ObjectData,
+        inline: Option<Bytes>,
+    ) -> Result<ObjectMeta, Error> {
+        let len = opts.content_length;
         let etag: [u8; 16] = md5.finalize().into();
         if opts.content_md5.is_some_and(|m| m != etag) {
             return Err(Error::BadDigest);
@@ -180,6 +205,7 @@ impl Partition {
         len: u64,
         body: &mut mpsc::Receiver<Bytes>,
         md5: &mut Md5,
+        pinned: &mut Vec<u32>,
     ) -> Result<StripeData, Error> {
         let g = self.dev.geometry;
         let full = g.stripe_bytes(STRIPE_BLOCKS_MAX);
@@ -210,7 +236,7 @@ impl Partition {
                     break;
                 }
                 let data = std::mem::replace(&mut staging, Vec::with_capacity(full));
-                inflight.push_back(self.spawn_stripe_write(stamp, data, &mut runs)?);
+                inflight.push_back(self.spawn_stripe_write(stamp, data, &mut runs, pinned)?);
                 if inflight.len() >= PUT_STRIPES_IN_FLIGHT {
                     join(inflight.pop_front().expect("non-empty")).await?;
                 }
@@ -239,10 +265,15 @@ impl Partition {
         stamp: u64,
         data: Vec<u8>,
         runs: &mut Vec<Run>,
+        pinned: &mut Vec<u32>,
     ) -> Result<glommio::task::JoinHandle<Result<(), Error>>, Error> {
         let g = self.dev.geometry;
         let rows = g.rows_for(data.len()) as u32;
         let (extent, generation, block) = self.reserve_stripe(rows)?;
+        if !pinned.contains(&extent) {
+            self.pin(&[extent], true);
+            pinned.push(extent);
+        }
         match runs.last_mut() {
             Some(r)
                 if r.extent == extent
@@ -352,7 +383,7 @@ impl Partition {
         Ok((meta, start, len, rx))
     }
 
-    fn pin(&self, extents: &[u32], on: bool) {
+    pub fn pin(&self, extents: &[u32], on: bool) {
         let mut st = self.st.borrow_mut();
         for e in extents {
             let x = st.extents.get_mut(e).expect("owned extent");

@@ -353,14 +353,10 @@ impl Partition {
                     if let (Record::ObjectPut { entry, .. }, Some(data)) =
                         (&mut p.record, &p.inline)
                     {
-                        crate::state::place_inline(
-                            entry,
-                            &InlineLoc {
-                                offset,
-                                len: data.len() as u32,
-                                ..loc
-                            },
-                        );
+                        if let crate::record::ObjectData::Inline(l) = &mut entry.data {
+                            l.offset = offset;
+                        }
+                        crate::state::place_inline(entry, &loc);
                         offset += data.len() as u32;
                     }
                     let applied = self.st.borrow_mut().apply(&p.record);
