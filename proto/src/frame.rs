@@ -470,3 +470,283 @@ impl FrameDecoder {
         self.pending.as_ref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constants::CONNECTION_REQUEST_ID;
+    use crate::test_support::XorShift;
+
+    fn frame_bytes(header: &FrameHeader, body: &[u8]) -> BytesMut {
+        let mut out = BytesMut::new();
+        encode_frame(header, body, &mut out);
+        out
+    }
+
+    /// Rewrites the header checksum after a test has tampered with the header.
+    fn reseal(buf: &mut [u8]) {
+        let crc = crc32c::crc32c(&buf[..HEADER_CHECKSUMMED_BYTES]);
+        buf[OFFSET_HEADER_CRC32C..HEADER_BYTES].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    #[test]
+    fn header_layout_matches_the_table() {
+        let header =
+            FrameHeader::response(0x0202, 0x1122_3344_5566_7788, Status::NoSuchKey).more(true);
+        let b = frame_bytes(&header, b"abc");
+        assert_eq!(&b[0..4], b"RSP1");
+        assert_eq!(b[4], 1);
+        assert_eq!(b[5], 0b011);
+        assert_eq!(&b[6..8], &[0x02, 0x02]);
+        assert_eq!(&b[8..16], &0x1122_3344_5566_7788u64.to_le_bytes());
+        assert_eq!(&b[16..20], &3u32.to_le_bytes());
+        assert_eq!(&b[20..22], &0x0403u16.to_le_bytes());
+        assert_eq!(&b[22..24], &[0, 0]);
+        assert_eq!(&b[24..28], &crc32c::crc32c(b"abc").to_le_bytes());
+        assert_eq!(&b[28..32], &crc32c::crc32c(&b[..28]).to_le_bytes());
+        assert_eq!(&b[32..], b"abc");
+    }
+
+    #[test]
+    fn round_trip_through_decode_and_decoder() {
+        let headers = [
+            FrameHeader::request(0x0201, 1).more(true),
+            FrameHeader::chunk(0x0201, 1, false, true),
+            FrameHeader::chunk(0x0202, u64::MAX, true, false),
+            FrameHeader::response(0x0003, 7, Status::Ok),
+        ];
+        let bodies: [&[u8]; 4] = [b"", b"x", &[0xAB; 4096], &[7; FRAME_BODY_BYTES_MAX]];
+        let mut decoder = FrameDecoder::new();
+        for header in &headers {
+            for body in bodies {
+                let mut buf = frame_bytes(header, body);
+                let frame = decode(&buf).unwrap().unwrap();
+                assert_eq!((frame.header, frame.body), (*header, body));
+                assert_eq!(frame.frame_bytes(), buf.len());
+                let frame = decoder.decode(&mut buf).unwrap().unwrap();
+                assert_eq!((frame.header, &frame.body[..]), (*header, body));
+                assert!(buf.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_frames_need_more_bytes_until_complete() {
+        let header = FrameHeader::request(0x0205, 42);
+        let full = frame_bytes(&header, &[5u8; 1000]);
+        for len in 0..full.len() {
+            assert_eq!(decode(&full[..len]), Ok(None), "prefix of {len} bytes");
+        }
+        // Byte by byte through the incremental decoder, with a second frame behind it.
+        let mut decoder = FrameDecoder::new();
+        let mut buf = BytesMut::new();
+        let mut stream = full.to_vec();
+        stream.extend_from_slice(&frame_bytes(&FrameHeader::request(3, 43), b""));
+        let mut frames = Vec::new();
+        for byte in stream {
+            buf.extend_from_slice(&[byte]);
+            while let Some(frame) = decoder.decode(&mut buf).unwrap() {
+                frames.push(frame);
+            }
+        }
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].body.len(), 1000);
+        assert_eq!(frames[1].header.request_id, 43);
+        assert!(decoder.pending_header().is_none());
+    }
+
+    #[test]
+    fn every_decode_error() {
+        let valid = frame_bytes(&FrameHeader::request(0x0203, 9), b"body");
+        let cases: Vec<(Box<dyn Fn(&mut BytesMut)>, DecodeError)> = vec![
+            (
+                Box::new(|b| b[0] = b'G'),
+                DecodeError::BadMagic {
+                    found: b"GSP1".to_vec(),
+                },
+            ),
+            (
+                Box::new(|b| b[4] = 2),
+                DecodeError::BadVersion { version: 2 },
+            ),
+            (
+                Box::new(|b| b[8] ^= 1),
+                DecodeError::BadHeaderChecksum {
+                    stored: le_u32(&valid, 28),
+                    computed: {
+                        let mut h = valid[..28].to_vec();
+                        h[8] ^= 1;
+                        crc32c::crc32c(&h)
+                    },
+                },
+            ),
+            (
+                Box::new(|b| {
+                    b[OFFSET_FLAGS] = 0x08;
+                    reseal(b)
+                }),
+                DecodeError::UnknownFlags { flags: 0x08 },
+            ),
+            (
+                Box::new(|b| {
+                    b[OFFSET_RESERVED] = 1;
+                    reseal(b)
+                }),
+                DecodeError::ReservedNotZero { reserved: 1 },
+            ),
+            (
+                Box::new(|b| {
+                    b[OFFSET_STATUS] = 1;
+                    reseal(b)
+                }),
+                DecodeError::StatusInRequest { status: 1 },
+            ),
+            (
+                Box::new(|b| {
+                    let len = (FRAME_BODY_BYTES_MAX as u32 + 1).to_le_bytes();
+                    b[OFFSET_BODY_LEN..OFFSET_BODY_LEN + 4].copy_from_slice(&len);
+                    reseal(b)
+                }),
+                DecodeError::BodyTooLarge {
+                    len: FRAME_BODY_BYTES_MAX + 1,
+                    max: FRAME_BODY_BYTES_MAX,
+                },
+            ),
+            (
+                Box::new(|b| b[HEADER_BYTES] ^= 0x20),
+                DecodeError::BadBodyChecksum {
+                    stored: crc32c::crc32c(b"body"),
+                    computed: crc32c::crc32c(b"Body"),
+                },
+            ),
+        ];
+        for (tamper, expected) in cases {
+            let mut buf = valid.clone();
+            tamper(&mut buf);
+            assert_eq!(decode(&buf), Err(expected.clone()));
+            let mut decoder = FrameDecoder::new();
+            assert_eq!(decoder.decode(&mut buf.clone()), Err(expected.clone()));
+            // The decoder stays failed: the stream is out of sync.
+            let mut next = valid.clone();
+            assert_eq!(decoder.decode(&mut next), Err(expected.clone()));
+            let trusted = !matches!(
+                expected,
+                DecodeError::BadMagic { .. }
+                    | DecodeError::BadVersion { .. }
+                    | DecodeError::BadHeaderChecksum { .. }
+            );
+            assert_eq!(expected.header_trusted(), trusted);
+        }
+    }
+
+    #[test]
+    fn foreign_protocols_fail_on_their_first_bytes() {
+        assert!(matches!(decode(b"G"), Err(DecodeError::BadMagic { .. })));
+        assert!(matches!(
+            decode(b"GET / HTTP/1.1\r\n"),
+            Err(DecodeError::BadMagic { .. })
+        ));
+        assert_eq!(decode(b"RSP"), Ok(None));
+        assert_eq!(
+            decode(b"RSP1\x02"),
+            Err(DecodeError::BadVersion { version: 2 })
+        );
+        assert_eq!(decode(b""), Ok(None));
+    }
+
+    #[test]
+    fn oversized_body_is_rejected_before_it_arrives() {
+        let mut buf = frame_bytes(&FrameHeader::request(1, 1), b"");
+        let len = u32::MAX.to_le_bytes();
+        buf[OFFSET_BODY_LEN..OFFSET_BODY_LEN + 4].copy_from_slice(&len);
+        reseal(&mut buf);
+        let expected = DecodeError::BodyTooLarge {
+            len: u32::MAX as usize,
+            max: FRAME_BODY_BYTES_MAX,
+        };
+        assert_eq!(FrameDecoder::new().decode(&mut buf), Err(expected));
+    }
+
+    #[test]
+    fn error_frames_carry_a_bounded_message() {
+        let mut out = BytesMut::new();
+        let long = "é".repeat(3000); // 6000 bytes, cut at a character boundary
+        encode_error_frame(0x0202, 5, Status::NoSuchKey, &long, &mut out);
+        let frame = decode(&out).unwrap().unwrap();
+        assert_eq!(frame.header.status(), Ok(Status::NoSuchKey));
+        let body = crate::ErrorBody::decode(frame.body).unwrap();
+        assert_eq!(
+            body.message.len(),
+            crate::constants::ERROR_MESSAGE_BYTES_MAX
+        );
+
+        out.clear();
+        let (opcode, id) = (CONNECTION_OPCODE, CONNECTION_REQUEST_ID);
+        encode_error_frame(
+            opcode,
+            id,
+            Status::BadRequest,
+            "bad body checksum",
+            &mut out,
+        );
+        let frame = decode(&out).unwrap().unwrap();
+        assert_eq!((frame.header.opcode, frame.header.request_id), (0, 0));
+        assert!(frame.header.is_response());
+    }
+
+    #[test]
+    fn message_frames_are_encoded_in_place() {
+        let ping = crate::Hello {
+            access_key_id: "AK".into(),
+            client_nonce: [3; 32],
+        };
+        let mut out = BytesMut::from(&b"prefix"[..]);
+        let header = FrameHeader::request(0x0001, 1);
+        encode_message_frame(&header, &ping, &mut out).unwrap();
+        let frame = decode(&out[6..]).unwrap().unwrap();
+        assert_eq!(crate::Hello::decode(frame.body), Ok(ping));
+        // A failed encode leaves the buffer as it was.
+        let bad = crate::Hello {
+            access_key_id: String::new(),
+            client_nonce: [0; 32],
+        };
+        assert!(encode_message_frame(&header, &bad, &mut out).is_err());
+        assert_eq!(out.len(), 6 + HEADER_BYTES + 2 + 2 + 32);
+    }
+
+    /// Random bytes, and valid frames with random damage (resealed half of the time so the
+    /// damage reaches past the header checksum), never make the decoders panic.
+    #[test]
+    fn random_input_never_panics() {
+        let mut rng = XorShift::new(0x5EED_0F_F4A3E5);
+        let valid = frame_bytes(&FrameHeader::request(0x0201, 77).more(true), &[1u8; 300]);
+        for round in 0..20_000 {
+            let mut buf = if round % 2 == 0 {
+                let len = rng.below(200) as usize;
+                BytesMut::from(&rng.bytes(len)[..])
+            } else {
+                let mut b = valid.clone();
+                for _ in 0..1 + rng.below(4) {
+                    let i = rng.below(b.len() as u64) as usize;
+                    b[i] = rng.next() as u8;
+                }
+                if rng.below(2) == 0 {
+                    reseal(&mut b);
+                }
+                b.truncate(rng.below(b.len() as u64 + 1) as usize);
+                b
+            };
+            let _ = decode(&buf);
+            let _ = decode_header(&buf);
+            let mut decoder = FrameDecoder::new();
+            let mut fed = BytesMut::new();
+            while !buf.is_empty() {
+                let n = (1 + rng.below(64) as usize).min(buf.len());
+                fed.extend_from_slice(&buf.split_to(n));
+                if decoder.decode(&mut fed).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -51,3 +51,6 @@ pub use object::{
 pub use opcode::Opcode;
 pub use session::{Auth, Challenge, Hello, Ping};
 pub use status::{ErrorBody, Status};
+
+#[cfg(test)]
+mod test_support;
