@@ -72,3 +72,41 @@ admin_request!(
     /// ScrubStatus (0x0F04): scrub progress (position, bytes verified, errors repaired).
     ScrubStatus
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constants::ADMIN_JSON_BYTES_MAX;
+    use bytes::BytesMut;
+
+    #[test]
+    fn round_trips() {
+        let json = r#"{"scrub":{"state":"throttled","bytes_verified":123}}"#;
+        for message in [AdminJson { json: json.into() }, AdminJson::default()] {
+            let mut out = BytesMut::new();
+            message.encode(&mut out).unwrap();
+            assert_eq!(&out[..], message.json.as_bytes());
+            assert_eq!(AdminJson::decode(&out), Ok(message));
+        }
+        assert_eq!(AdminStatus::decode(b""), Ok(AdminStatus::default()));
+        assert_eq!(
+            ScrubStart::decode(b"{\"rate_mb_s\":50}").unwrap().json,
+            "{\"rate_mb_s\":50}"
+        );
+        assert_eq!(ScrubPause::OPCODE, Opcode::ScrubPause);
+        assert_eq!(ScrubStatus::OPCODE, Opcode::ScrubStatus);
+        assert_eq!(AdminStatus::OPCODE, Opcode::AdminStatus);
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            ScrubStart::decode(b"\xff"),
+            Err(BodyError::InvalidUtf8 { field: Field::Json })
+        );
+        let big = AdminJson {
+            json: " ".repeat(ADMIN_JSON_BYTES_MAX + 1),
+        };
+        assert!(big.encode(&mut BytesMut::new()).is_err());
+    }
+}

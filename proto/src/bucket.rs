@@ -255,3 +255,124 @@ impl Request for PutBucketAcl {
     const OPCODE: Opcode = Opcode::PutBucketAcl;
     type Response = Empty;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constants::LIST_BUCKETS_MAX;
+    use crate::status::Status;
+    use crate::test_support::round_trip;
+    use bytes::BytesMut;
+
+    fn info(name: &str) -> BucketInfo {
+        BucketInfo {
+            name: name.into(),
+            region: "local".into(),
+            acl: Acl::PublicRead,
+            storage_class: StorageClass::Ia,
+            owner: "1234567890".into(),
+            created_ms: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        round_trip(&CreateBucket {
+            name: "photos".into(),
+            region: "local".into(),
+            acl: Acl::Private,
+            storage_class: StorageClass::Archive,
+        });
+        round_trip(&DeleteBucket {
+            name: "photos".into(),
+        });
+        round_trip(&HeadBucket {
+            name: "photos".into(),
+        });
+        round_trip(&info("photos"));
+        round_trip(&ListBuckets {
+            prefix: "ph".into(),
+            marker: "pa".into(),
+            max_buckets: 100,
+        });
+        round_trip(&BucketList::default());
+        round_trip(&BucketList {
+            buckets: (0..LIST_BUCKETS_MAX)
+                .map(|i| info(&format!("bucket-{i:04}")))
+                .collect(),
+            is_truncated: true,
+            next_marker: Some("bucket-0999".into()),
+        });
+        round_trip(&PutBucketAcl {
+            name: "photos".into(),
+            acl: Acl::PublicReadWrite,
+        });
+    }
+
+    #[test]
+    fn enums() {
+        for acl in Acl::ALL {
+            assert_eq!(Acl::try_from(*acl as u8), Ok(*acl));
+        }
+        assert_eq!(Acl::Default as u8, 255);
+        assert_eq!(Acl::try_from(3), Err(3));
+        assert_eq!(StorageClass::try_from(2), Ok(StorageClass::Archive));
+        let mut body = BytesMut::new();
+        PutBucketAcl {
+            name: "photos".into(),
+            acl: Acl::Private,
+        }
+        .encode(&mut body)
+        .unwrap();
+        *body.last_mut().unwrap() = 9;
+        assert_eq!(
+            PutBucketAcl::decode(&body),
+            Err(BodyError::InvalidValue {
+                field: Field::Acl,
+                value: 9
+            })
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let mut out = BytesMut::new();
+        let long = DeleteBucket {
+            name: "b".repeat(64),
+        };
+        let err = long.encode(&mut out).unwrap_err();
+        assert_eq!(err.status(), Status::InvalidBucketName);
+        // Decoding enforces the same bound on a hand-made body.
+        let mut body = vec![2, 0];
+        body.extend_from_slice(b"ab");
+        assert_eq!(
+            DeleteBucket::decode(&body).unwrap_err().status(),
+            Status::InvalidBucketName
+        );
+        let too_many = ListBuckets {
+            prefix: "".into(),
+            marker: "".into(),
+            max_buckets: 1001,
+        };
+        assert!(too_many.encode(&mut out).is_err());
+        let mut body = vec![0, 0, 0, 0];
+        body.extend_from_slice(&1001u32.to_le_bytes());
+        assert_eq!(
+            ListBuckets::decode(&body),
+            Err(BodyError::InvalidValue {
+                field: Field::MaxKeys,
+                value: 1001
+            })
+        );
+        let mut body = (LIST_BUCKETS_MAX as u32 + 1).to_le_bytes().to_vec();
+        body.push(0);
+        assert!(matches!(
+            BucketList::decode(&body),
+            Err(BodyError::TooMany {
+                field: Field::Buckets,
+                count: 1001,
+                ..
+            })
+        ));
+    }
+}

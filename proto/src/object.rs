@@ -567,3 +567,357 @@ impl Request for DeleteObjects {
     const OPCODE: Opcode = Opcode::DeleteObjects;
     type Response = DeleteObjectsResponse;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constants::{DELETE_KEYS_MAX, KEY_BYTES_MAX};
+    use crate::test_support::round_trip;
+    use bytes::BytesMut;
+
+    fn meta() -> ObjectMeta {
+        ObjectMeta {
+            bucket: "photos".into(),
+            key: "2024/07/cat.jpg".into(),
+            size: 123_456,
+            etag: ETag {
+                md5: [0x5E; 16],
+                suffix: None,
+            },
+            content_type: "image/jpeg".into(),
+            user_meta: vec![
+                ("camera".into(), "x100".into()),
+                ("empty".into(), "".into()),
+            ],
+            last_modified_ms: 1_720_000_000_000,
+            object_type: ObjectType::Normal,
+            version_id: None,
+            crc64: Some(0xDEAD_BEEF_0123_4567),
+        }
+    }
+
+    fn summary(key: String) -> ObjectSummary {
+        let etag = ETag {
+            md5: [1; 16],
+            suffix: Some(3),
+        };
+        let object_type = ObjectType::Multipart;
+        ObjectSummary {
+            key,
+            size: 5,
+            etag,
+            last_modified_ms: 9,
+            object_type,
+        }
+    }
+
+    fn put() -> PutObject {
+        PutObject {
+            bucket: "photos".into(),
+            key: "k".into(),
+            content_type: "text/plain".into(),
+            user_meta: vec![],
+            content_length: OBJECT_BYTES_MAX,
+            content_md5: Some([2; 16]),
+            forbid_overwrite: true,
+        }
+    }
+
+    fn encode_err(message: &impl Body) -> BodyError {
+        let mut out = BytesMut::new();
+        let err = message.encode(&mut out).unwrap_err();
+        assert!(out.is_empty());
+        err
+    }
+
+    #[test]
+    fn round_trips() {
+        round_trip(&meta());
+        let versioned = ObjectMeta {
+            etag: ETag {
+                md5: [0xAB; 16],
+                suffix: Some(10_000),
+            },
+            object_type: ObjectType::Appendable,
+            version_id: Some("CAEQNhiBgMDJgZCA0BYiIDc4MGZjZGI2OWJmZjQ1ZTM".into()),
+            crc64: None,
+            ..meta()
+        };
+        round_trip(&versioned);
+        round_trip(&put());
+        round_trip(&PutObject {
+            content_md5: None,
+            forbid_overwrite: false,
+            ..put()
+        });
+        let ranges = [
+            None,
+            Some(RangeSpec::FromTo(0, 0)),
+            Some(RangeSpec::FromTo(10, u64::MAX)),
+            Some(RangeSpec::From(7)),
+            Some(RangeSpec::Suffix(500)),
+        ];
+        for range in ranges {
+            round_trip(&GetObject {
+                bucket: "b12".into(),
+                key: "k".into(),
+                range,
+            });
+        }
+        round_trip(&GetObjectResponse {
+            meta: meta(),
+            range_start: 10,
+            range_len: 20,
+        });
+        round_trip(&HeadObject {
+            bucket: "b12".into(),
+            key: "k".into(),
+        });
+        round_trip(&DeleteObject {
+            bucket: "b12".into(),
+            key: "k".into(),
+        });
+        round_trip(&ListObjects {
+            bucket: "b12".into(),
+            prefix: "2024/".into(),
+            delimiter: "/".into(),
+            marker: "2024/06".into(),
+            max_keys: 1000,
+        });
+        round_trip(&ListPage::default());
+        round_trip(&ListPage {
+            objects: vec![summary("a".into()), summary("b/c".into())],
+            common_prefixes: vec!["d/".into()],
+            is_truncated: true,
+            next_marker: Some("d/".into()),
+        });
+        let keys = (0..DELETE_KEYS_MAX).map(|i| "k".repeat(KEY_BYTES_MAX - 4) + &format!("{i:04}"));
+        round_trip(&DeleteObjects {
+            bucket: "b12".into(),
+            keys: keys.collect(),
+            quiet: true,
+        });
+        let results = vec![
+            DeleteResult {
+                key: "a".into(),
+                status: Status::Ok,
+            },
+            DeleteResult {
+                key: "b".into(),
+                status: Status::AccessDenied,
+            },
+        ];
+        round_trip(&DeleteObjectsResponse { results });
+    }
+
+    #[test]
+    fn etag_text() {
+        let etag = ETag {
+            md5: *b"\x5e\xb6\x3b\xbb\xe0\x1e\xee\xd0\x93\xcb\x22\xbb\x8f\x5a\xcd\xc3",
+            suffix: None,
+        };
+        assert_eq!(etag.to_string(), "5EB63BBBE01EEED093CB22BB8F5ACDC3");
+        assert_eq!(
+            ETag {
+                suffix: Some(3),
+                ..etag
+            }
+            .to_string(),
+            "5EB63BBBE01EEED093CB22BB8F5ACDC3-3"
+        );
+    }
+
+    #[test]
+    fn key_errors_map_to_their_statuses() {
+        let long = HeadObject {
+            bucket: "b12".into(),
+            key: "k".repeat(KEY_BYTES_MAX + 1),
+        };
+        assert_eq!(encode_err(&long).status(), Status::KeyTooLong);
+        let empty = HeadObject {
+            bucket: "b12".into(),
+            key: String::new(),
+        };
+        assert_eq!(encode_err(&empty).status(), Status::InvalidKey);
+        let mut body = BytesMut::new();
+        HeadObject {
+            bucket: "b12".into(),
+            key: "ab".into(),
+        }
+        .encode(&mut body)
+        .unwrap();
+        let n = body.len();
+        body[n - 1] = 0xFF;
+        let err = HeadObject::decode(&body).unwrap_err();
+        assert_eq!(err, BodyError::InvalidUtf8 { field: Field::Key });
+        assert_eq!(err.status(), Status::InvalidKey);
+    }
+
+    #[test]
+    fn put_object_limits() {
+        let too_big = PutObject {
+            content_length: OBJECT_BYTES_MAX + 1,
+            ..put()
+        };
+        assert_eq!(encode_err(&too_big).status(), Status::ObjectTooLarge);
+        // User metadata: 8 KiB of names and values in total, checked both ways.
+        let meta = vec![
+            ("a".into(), "v".repeat(4096)),
+            ("b".into(), "v".repeat(4096)),
+        ];
+        let over = PutObject {
+            user_meta: meta,
+            ..put()
+        };
+        assert_eq!(encode_err(&over).status(), Status::MetadataTooLarge);
+        let mut body = BytesMut::new();
+        let mut w = Writer::new(&mut body);
+        w.string(Field::Bucket, "b12").unwrap();
+        w.string(Field::Key, "k").unwrap();
+        w.string(Field::ContentType, "").unwrap();
+        w.u32(2);
+        for name in ["a", "b"] {
+            w.string(Field::MetaName, name).unwrap();
+            w.string(Field::MetaValue, &"v".repeat(4096)).unwrap();
+        }
+        let err = PutObject::decode(&body).unwrap_err();
+        assert!(matches!(
+            err,
+            BodyError::BadLength {
+                field: Field::UserMeta,
+                len: 8194,
+                ..
+            }
+        ));
+        assert_eq!(err.status(), Status::MetadataTooLarge);
+        let long_type = PutObject {
+            content_type: "t".repeat(257),
+            ..put()
+        };
+        assert_eq!(encode_err(&long_type).status(), Status::MetadataTooLarge);
+    }
+
+    #[test]
+    fn range_errors() {
+        let bad = GetObject {
+            bucket: "b12".into(),
+            key: "k".into(),
+            range: Some(RangeSpec::FromTo(5, 4)),
+        };
+        assert_eq!(encode_err(&bad).status(), Status::InvalidRange);
+        let mut body = BytesMut::new();
+        GetObject { range: None, ..bad }.encode(&mut body).unwrap();
+        let n = body.len();
+        body[n - 1] = 4;
+        assert_eq!(
+            GetObject::decode(&body),
+            Err(BodyError::InvalidValue {
+                field: Field::Tag,
+                value: 4
+            })
+        );
+        body[n - 1] = 1;
+        body.extend_from_slice(&5u64.to_le_bytes());
+        body.extend_from_slice(&4u64.to_le_bytes());
+        assert_eq!(
+            GetObject::decode(&body).unwrap_err().status(),
+            Status::InvalidRange
+        );
+    }
+
+    #[test]
+    fn list_limits() {
+        let max = |max_keys| ListObjects {
+            bucket: "b12".into(),
+            prefix: String::new(),
+            delimiter: String::new(),
+            marker: String::new(),
+            max_keys,
+        };
+        assert!(matches!(
+            encode_err(&max(1001)),
+            BodyError::InvalidValue {
+                field: Field::MaxKeys,
+                ..
+            }
+        ));
+        // Objects plus common prefixes are at most LIST_KEYS_MAX together.
+        let page = ListPage {
+            objects: (0..600).map(|i| summary(format!("k{i}"))).collect(),
+            common_prefixes: (0..401).map(|i| format!("p{i}/")).collect(),
+            ..ListPage::default()
+        };
+        assert!(matches!(
+            encode_err(&page),
+            BodyError::TooMany { count: 1001, .. }
+        ));
+        let mut body = BytesMut::new();
+        Writer::new(&mut body).u32(1001);
+        assert!(matches!(
+            ListPage::decode(&body),
+            Err(BodyError::TooMany { count: 1001, .. })
+        ));
+    }
+
+    /// 1000 maximal keys overflow a frame: the encoder refuses, and a page filled up to
+    /// `LIST_PAGE_BYTES_MAX` fits with the longest next marker.
+    #[test]
+    fn list_page_byte_budget() {
+        let long_key = |i: usize| format!("{i:04}") + &"k".repeat(KEY_BYTES_MAX - 4);
+        let full = ListPage {
+            objects: (0..LIST_KEYS_MAX).map(|i| summary(long_key(i))).collect(),
+            ..ListPage::default()
+        };
+        assert!(full.encoded_bytes() > FRAME_BODY_BYTES_MAX);
+        assert!(matches!(
+            encode_err(&full),
+            BodyError::BadLength {
+                field: Field::Body,
+                ..
+            }
+        ));
+        let mut page = ListPage::default();
+        for i in 0.. {
+            let entry = summary(long_key(i));
+            if page.encoded_bytes() + entry.encoded_bytes() > LIST_PAGE_BYTES_MAX {
+                break;
+            }
+            page.objects.push(entry);
+        }
+        page.is_truncated = true;
+        page.next_marker = Some("m".repeat(MARKER_BYTES_MAX));
+        let out = round_trip(&page);
+        assert_eq!(out.len(), page.encoded_bytes());
+        assert!(out.len() <= FRAME_BODY_BYTES_MAX);
+        assert!(page.objects.len() >= 980);
+    }
+
+    #[test]
+    fn delete_objects_limits() {
+        let keys = vec!["k".to_string(); DELETE_KEYS_MAX + 1];
+        let too_many = DeleteObjects {
+            bucket: "b12".into(),
+            keys,
+            quiet: false,
+        };
+        assert!(matches!(
+            encode_err(&too_many),
+            BodyError::TooMany {
+                field: Field::Keys,
+                ..
+            }
+        ));
+        let mut body = BytesMut::new();
+        let mut w = Writer::new(&mut body);
+        w.u32(1);
+        w.string(Field::Key, "k").unwrap();
+        w.u16(0x0999);
+        assert_eq!(
+            DeleteObjectsResponse::decode(&body),
+            Err(BodyError::InvalidValue {
+                field: Field::Status,
+                value: 0x0999
+            })
+        );
+    }
+}

@@ -94,3 +94,58 @@ impl Request for Ping {
     const OPCODE: Opcode = Opcode::Ping;
     type Response = Empty;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::round_trip;
+
+    #[test]
+    fn round_trips() {
+        let hello = Hello {
+            access_key_id: "LTAI5tExample".into(),
+            client_nonce: [7; 32],
+        };
+        let bytes = round_trip(&hello);
+        assert_eq!(bytes.len(), 2 + 13 + 32);
+        round_trip(&Challenge {
+            server_nonce: [9; 32],
+            requests_in_flight_max: 256,
+        });
+        round_trip(&Auth { proof: [0xA5; 32] });
+        assert!(Ping.encode(&mut Default::default()).is_ok());
+        assert_eq!(Ping::decode(b""), Ok(Ping));
+        assert_eq!(Empty::decode(b""), Ok(Empty));
+        assert!(Empty::decode(b"x").is_err());
+    }
+
+    #[test]
+    fn access_key_id_bounds() {
+        let empty = Hello {
+            access_key_id: String::new(),
+            client_nonce: [0; 32],
+        };
+        let mut out = bytes::BytesMut::new();
+        assert!(matches!(
+            empty.encode(&mut out),
+            Err(BodyError::BadLength {
+                field: Field::AccessKeyId,
+                len: 0,
+                ..
+            })
+        ));
+        let long = Hello {
+            access_key_id: "k".repeat(129),
+            ..empty
+        };
+        assert!(long.encode(&mut out).is_err());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn opcodes() {
+        assert_eq!(Hello::OPCODE, Opcode::Hello);
+        assert_eq!(Auth::OPCODE, Opcode::Auth);
+        assert_eq!(Ping::OPCODE, Opcode::Ping);
+    }
+}

@@ -199,3 +199,61 @@ pub(crate) fn read_raw_string(r: &mut Reader<'_>, field: Field) -> Result<String
     let s = std::str::from_utf8(bytes).map_err(|_| BodyError::InvalidUtf8 { field })?;
     Ok(s.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Opcode;
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        for list in [Status::ALL.iter().map(|s| s.code()).collect::<Vec<_>>()] {
+            let mut sorted = list.clone();
+            sorted.dedup();
+            assert_eq!(sorted, list, "codes in ascending order, no duplicates");
+        }
+        for status in Status::ALL {
+            assert_eq!(Status::try_from(status.code()), Ok(*status));
+        }
+        assert_eq!(Status::try_from(0x0999), Err(0x0999));
+        assert_eq!(Status::ALL.len(), 26);
+        assert_eq!(Status::NoSuchKey.to_string(), "NoSuchKey (0x0403)");
+        assert!(Status::Busy.is_retryable() && !Status::DataUnavailable.is_retryable());
+        for status in &Status::ALL[1..] {
+            assert!(status.code() < STATUS_GROUP_RESERVED_FIRST);
+        }
+    }
+
+    #[test]
+    fn opcodes_are_unique_and_round_trip() {
+        let codes: Vec<u16> = Opcode::ALL.iter().map(|o| o.code()).collect();
+        let mut sorted = codes.clone();
+        sorted.dedup();
+        assert_eq!(sorted, codes);
+        for opcode in Opcode::ALL {
+            assert_eq!(Opcode::try_from(opcode.code()), Ok(*opcode));
+        }
+        assert_eq!(Opcode::try_from(0x0301), Err(0x0301));
+        assert_eq!(Opcode::try_from(0x0000), Err(0x0000));
+        assert_eq!(
+            Opcode::ScrubStatus.family(),
+            crate::opcode::OPCODE_FAMILY_ADMIN
+        );
+        assert!(Opcode::Auth.allowed_before_auth() && !Opcode::Ping.allowed_before_auth());
+    }
+
+    #[test]
+    fn error_bodies() {
+        let body = ErrorBody::new("no such key 'a/b' in bucket 'photos'");
+        let mut out = bytes::BytesMut::new();
+        body.encode(&mut out).unwrap();
+        assert_eq!(ErrorBody::decode(&out), Ok(body));
+        assert_eq!(
+            ErrorBody::new(&"x".repeat(5000)).message.len(),
+            ERROR_MESSAGE_BYTES_MAX
+        );
+        assert!(ErrorBody::decode(&[b'x'; ERROR_MESSAGE_BYTES_MAX + 1]).is_err());
+        assert!(ErrorBody::decode(b"\xc3").is_err());
+        assert_eq!(truncate_message("aé"), "aé");
+    }
+}
