@@ -542,7 +542,7 @@ mod tests {
             let _ = ErrorBody::decode(body);
             let _ = AdminJson::decode(body);
         }
-        let mut rng = XorShift::new(0xB0D1_E5);
+        let mut rng = XorShift::new(0x00B0_D1E5);
         for _ in 0..20_000 {
             let len = rng.below(300) as usize;
             let mut body = rng.bytes(len);

@@ -555,10 +555,12 @@ mod tests {
         assert!(decoder.pending_header().is_none());
     }
 
+    type Tamper = Box<dyn Fn(&mut BytesMut)>;
+
     #[test]
     fn every_decode_error() {
         let valid = frame_bytes(&FrameHeader::request(0x0203, 9), b"body");
-        let cases: Vec<(Box<dyn Fn(&mut BytesMut)>, DecodeError)> = vec![
+        let cases: Vec<(Tamper, DecodeError)> = vec![
             (
                 Box::new(|b| b[0] = b'G'),
                 DecodeError::BadMagic {
@@ -718,7 +720,7 @@ mod tests {
     /// damage reaches past the header checksum), never make the decoders panic.
     #[test]
     fn random_input_never_panics() {
-        let mut rng = XorShift::new(0x5EED_0F_F4A3E5);
+        let mut rng = XorShift::new(0x5EED_0FF4_A3E5);
         let valid = frame_bytes(&FrameHeader::request(0x0201, 77).more(true), &[1u8; 300]);
         for round in 0..20_000 {
             let mut buf = if round % 2 == 0 {

@@ -207,11 +207,11 @@ mod tests {
 
     #[test]
     fn codes_are_unique_and_round_trip() {
-        for list in [Status::ALL.iter().map(|s| s.code()).collect::<Vec<_>>()] {
-            let mut sorted = list.clone();
-            sorted.dedup();
-            assert_eq!(sorted, list, "codes in ascending order, no duplicates");
-        }
+        let codes: Vec<u16> = Status::ALL.iter().map(|s| s.code()).collect();
+        let mut sorted = codes.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, codes, "codes in ascending order, no duplicates");
         for status in Status::ALL {
             assert_eq!(Status::try_from(status.code()), Ok(*status));
         }
@@ -228,6 +228,7 @@ mod tests {
     fn opcodes_are_unique_and_round_trip() {
         let codes: Vec<u16> = Opcode::ALL.iter().map(|o| o.code()).collect();
         let mut sorted = codes.clone();
+        sorted.sort();
         sorted.dedup();
         assert_eq!(sorted, codes);
         for opcode in Opcode::ALL {
