@@ -1,7 +1,7 @@
 //! Response status codes: one code per engine error, grouped like the opcodes.
 //!
 //! A response frame carries its status in the header; `Ok` responses carry the operation's
-//! response message, every other status carries an [`ErrorBody`](crate::ErrorBody) (a UTF-8
+//! response message, every other status carries an [`ErrorBody`] (a UTF-8
 //! message of at most `ERROR_MESSAGE_BYTES_MAX` bytes). Codes never change meaning; a
 //! retired code keeps its number.
 
