@@ -44,7 +44,7 @@ impl Devices {
         Ok(Devices {
             failed: RefCell::new(vec![false; files.len()]),
             files,
-            layout: id.layout.clone(),
+            layout: id.layout,
             geometry,
         })
     }
@@ -85,7 +85,7 @@ impl Devices {
 
     /// An aligned buffer for I/O of `len` bytes (a multiple of 4096).
     pub fn alloc(&self, len: usize) -> DmaBuffer {
-        assert!(len % BLOCK_BYTES == 0 && len > 0);
+        assert!(len.is_multiple_of(BLOCK_BYTES) && len > 0);
         let f = self
             .files
             .iter()
@@ -109,7 +109,7 @@ impl Devices {
     }
 
     pub async fn write(&self, dev: usize, offset: u64, buf: DmaBuffer) -> io::Result<()> {
-        assert!(offset % BLOCK_BYTES as u64 == 0);
+        assert!(offset.is_multiple_of(BLOCK_BYTES as u64));
         let len = buf.len();
         let f = self.file(dev)?;
         match f.write_at(buf, offset).await {
@@ -128,7 +128,7 @@ impl Devices {
     }
 
     pub async fn read(&self, dev: usize, offset: u64, len: usize) -> io::Result<ReadResult> {
-        assert!(offset % BLOCK_BYTES as u64 == 0 && len % BLOCK_BYTES == 0);
+        assert!(offset.is_multiple_of(BLOCK_BYTES as u64) && len.is_multiple_of(BLOCK_BYTES));
         let f = self.file(dev)?;
         match f.read_at_aligned(offset, len).await {
             Ok(r) if r.len() == len => Ok(r),

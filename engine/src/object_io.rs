@@ -42,6 +42,9 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// The bytes of a get, in order; an `Err` ends the stream.
+pub type BodyStream = mpsc::Receiver<Result<Bytes, Error>>;
+
 /// One entry of a partition's list answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ListItem {
@@ -141,9 +144,14 @@ impl Partition {
             // The extents this put writes hold nothing live until its record applies:
             // they stay pinned until then so they are not handed out again.
             let mut pinned = Vec::new();
-            let stripes = self.put_stripes(len, &mut body, &mut md5, &mut pinned).await;
+            let stripes = self
+                .put_stripes(len, &mut body, &mut md5, &mut pinned)
+                .await;
             let r = match stripes {
-                Ok(s) => self.finish_put(bucket, key, opts, md5, ObjectData::Stripes(s), None).await,
+                Ok(s) => {
+                    self.finish_put(bucket, key, opts, md5, ObjectData::Stripes(s), None)
+                        .await
+                }
                 Err(e) => Err(e),
             };
             self.pin(&pinned, false);
@@ -155,7 +163,9 @@ impl Partition {
 
     fn release_data(&self) {
         let keep: Vec<u32> = self.data_cursor.get().map(|c| c.0).into_iter().collect();
-        self.st.borrow_mut().release_unused(crate::state::Usage::Data, &keep);
+        self.st
+            .borrow_mut()
+            .release_unused(crate::state::Usage::Data, &keep);
     }
 
     async fn finish_put(
@@ -327,7 +337,7 @@ impl Partition {
         bucket: &str,
         key: &str,
         range: Option<RangeSpec>,
-    ) -> Result<(ObjectMeta, u64, u64, mpsc::Receiver<Result<Bytes, Error>>), Error> {
+    ) -> Result<(ObjectMeta, u64, u64, BodyStream), Error> {
         self.check_bucket(bucket)?;
         let entry = {
             let st = self.st.borrow();

@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
@@ -151,7 +150,7 @@ impl Engine {
         for w in &id.warnings {
             tracing::warn!("{w}");
         }
-        let layout = id.layout.clone();
+        let layout = id.layout;
         let partitions = layout.partitions;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let executors = if cfg.executors == 0 {
@@ -160,7 +159,7 @@ impl Engine {
             cfg.executors
         }
         .clamp(1, partitions);
-        let shared = Shared::new(layout.clone());
+        let shared = Shared::new(layout);
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..partitions).map(|_| mpsc::channel(INBOX_DEPTH)).unzip();
         let handle = Handle {
@@ -315,8 +314,6 @@ async fn start_partitions(
 }
 
 async fn serve_partition(part: Rc<Partition>, mut inbox: mpsc::Receiver<Request>) {
-    let mut ticker = glommio::timer::Timer::new(Duration::from_millis(0));
-    let _ = &mut ticker;
     while let Some(req) = inbox.next().await {
         if let Request::Shutdown { reply } = req {
             let r = part.checkpoint().await;
@@ -328,7 +325,8 @@ async fn serve_partition(part: Rc<Partition>, mut inbox: mpsc::Receiver<Request>
         }
         let p = part.clone();
         glommio::spawn_local(async move { handle_request(p, req).await }).detach();
-        if part.log_bytes_since_checkpoint.get() > CHECKPOINT_LOG_BYTES && !part.checkpointing.get()
+        if part.log_bytes_since_checkpoint.get() > checkpoint_threshold(&part)
+            && !part.checkpointing.get()
         {
             let p = part.clone();
             glommio::spawn_local(async move {
@@ -339,6 +337,14 @@ async fn serve_partition(part: Rc<Partition>, mut inbox: mpsc::Receiver<Request>
             .detach();
         }
     }
+}
+
+/// Log bytes after which a partition checkpoints: 256 MiB, or an eighth of its share of
+/// the device set when that is smaller (the log's extents come back only after one).
+fn checkpoint_threshold(part: &Partition) -> u64 {
+    let owned = part.st.borrow().extents.len() as u64;
+    let share = owned * part.dev.layout.extent_bytes * part.dev.count() as u64;
+    CHECKPOINT_LOG_BYTES.min(share / 8)
 }
 
 async fn handle_request(p: Rc<Partition>, req: Request) {

@@ -344,6 +344,10 @@ mod tests {
                 (BLOCK_PAYLOAD_BYTES * rows - 1, 5000),
                 (len - 1, 1),
             ] {
+                if off >= len {
+                    continue;
+                }
+                let l = l.min(len - off);
                 assert_eq!(gather(g, rows, &shards, off, l), &data[off..off + l]);
             }
             let mut coder = Coder::new(g);

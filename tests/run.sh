@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: everything CI runs. Installs what it needs itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# glommio registers its io_uring rings and I/O buffers as locked memory.
+memlock=$(ulimit -l)
+if [ "$memlock" != unlimited ] && [ "$memlock" -lt 512 ]; then
+    ulimit -l 8192 2>/dev/null || {
+        echo "RLIMIT_MEMLOCK is ${memlock} KiB; ringstore needs at least 512 KiB (ulimit -l)" >&2
+        exit 1
+    }
+fi
+
+export CARGO_TERM_COLOR=never
+# Device files live under target/ (a real filesystem: O_DIRECT does not work on tmpfs).
+cargo test --workspace --locked
