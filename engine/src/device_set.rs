@@ -692,13 +692,12 @@ pub fn format(paths: &[PathBuf], opts: &FormatOptions) -> Result<Layout, FormatE
         write_superblocks(&target.path, file, &layout.superblock(index, device_id))?;
     }
     sync_directories(&targets)?;
-    tracing::info!(set_id = %format_args!("{:016x}", layout.set_id), ?layout, "formatted device set");
+    let set_id = format!("{:016x}", layout.set_id);
+    tracing::info!(%set_id, ?layout, "formatted device set");
     Ok(layout)
 }
 
-/// Sizes and allocates a regular file (prefilling it if asked), and zeroes the root slots;
-/// on a block device used only in part, also zeroes the device's last block, so that a
-/// copy B of an earlier, larger format cannot be mistaken for this one.
+/// Sizes a regular file (or checks a block device), and zeroes the root slots.
 fn prepare(
     target: &Target,
     file: &File,
@@ -708,37 +707,60 @@ fn prepare(
     let path = &target.path;
     let zeros = vec![0u8; PREFILL_CHUNK_BYTES];
     match target.block_bytes {
-        Some(size_bytes) => {
-            let last_block = (size_bytes / BLOCK_BYTES as u64 - 1) * BLOCK_BYTES as u64;
-            if size_bytes > layout.device_bytes {
-                file.write_all_at(&zeros[..BLOCK_BYTES], last_block)
-                    .map_err(io_error(path, "zero last block"))?;
-            }
-        }
-        None => {
-            file.set_len(layout.device_bytes)
-                .map_err(io_error(path, "set_len"))?;
-            match allocate(file, layout.device_bytes) {
-                Ok(()) => {}
-                Err(error) if error.raw_os_error() == Some(libc::EOPNOTSUPP) => {
-                    tracing::warn!(path = %path.display(), "fallocate not supported; file stays sparse");
-                }
-                Err(error) => return Err(io_error(path, "fallocate")(error)),
-            }
-            if opts.prefill {
-                let mut offset = 0;
-                while offset < layout.device_bytes {
-                    let len = (layout.device_bytes - offset).min(PREFILL_CHUNK_BYTES as u64);
-                    file.write_all_at(&zeros[..len as usize], offset)
-                        .map_err(io_error(path, "prefill"))?;
-                    offset += len;
-                }
-            }
-        }
+        Some(size_bytes) => prepare_block_device(path, file, size_bytes, layout, &zeros)?,
+        None => prepare_file(path, file, layout, opts.prefill, &zeros)?,
     }
     let root_slots_bytes = (EXTENTS_OFFSET_BYTES - ROOT_SLOTS_OFFSET_BYTES) as usize;
     file.write_all_at(&zeros[..root_slots_bytes], ROOT_SLOTS_OFFSET_BYTES)
-        .map_err(io_error(path, "zero root slots"))?;
+        .map_err(io_error(path, "zero root slots"))
+}
+
+/// A block device used only in part gets its last block zeroed, so that a copy B of an
+/// earlier format of the whole device cannot be mistaken for this set's.
+fn prepare_block_device(
+    path: &Path,
+    file: &File,
+    size_bytes: u64,
+    layout: &Layout,
+    zeros: &[u8],
+) -> Result<(), FormatError> {
+    let block = BLOCK_BYTES as u64;
+    let last_block = (size_bytes / block - 1) * block;
+    if last_block >= layout.device_bytes {
+        file.write_all_at(&zeros[..BLOCK_BYTES], last_block)
+            .map_err(io_error(path, "zero last block"))?;
+    }
+    Ok(())
+}
+
+/// Sizes and allocates a regular file, and prefills it with zeros if asked.
+fn prepare_file(
+    path: &Path,
+    file: &File,
+    layout: &Layout,
+    prefill: bool,
+    zeros: &[u8],
+) -> Result<(), FormatError> {
+    file.set_len(layout.device_bytes)
+        .map_err(io_error(path, "set_len"))?;
+    match allocate(file, layout.device_bytes) {
+        Ok(()) => {}
+        Err(error) if error.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+            // Some filesystems cannot preallocate; the file still works, sparse.
+            let path = path.display();
+            tracing::warn!(%path, "fallocate not supported; the file stays sparse");
+        }
+        Err(error) => return Err(io_error(path, "fallocate")(error)),
+    }
+    if prefill {
+        let mut offset = 0;
+        while offset < layout.device_bytes {
+            let len = (layout.device_bytes - offset).min(zeros.len() as u64);
+            file.write_all_at(&zeros[..len as usize], offset)
+                .map_err(io_error(path, "prefill"))?;
+            offset += len;
+        }
+    }
     Ok(())
 }
 
