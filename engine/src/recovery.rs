@@ -20,6 +20,8 @@ impl Partition {
         };
         if root.checkpoint_len > 0 {
             self.load_checkpoint(&root).await?;
+            // Replay adjusts liveness record by record, from the image's counts.
+            self.st.borrow_mut().recount();
         }
         let mut pos = LogPos {
             seq: root.log_seq,
