@@ -1,0 +1,1 @@
+//! ringstore client library.
