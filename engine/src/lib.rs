@@ -25,6 +25,7 @@
 pub mod api;
 pub mod block;
 pub mod checkpoint;
+pub mod compaction;
 pub mod constants;
 pub mod device_set;
 pub mod devices;

@@ -86,7 +86,7 @@ pub fn decode_batch(payload: &[u8], h: &BatchHeader) -> Result<Vec<Record>, Erro
     while !r.is_empty() {
         let mut rec = Record::decode(&mut r)
             .map_err(|e| Error::Internal(format!("log batch {}: {e}", h.seq)))?;
-        if let Record::ObjectPut { entry, .. } = &mut rec {
+        if let Some(entry) = rec.inline_entry_mut() {
             if let ObjectData::Inline(l) = &mut entry.data {
                 l.offset = r.at as u32;
                 r.take(l.len as usize)

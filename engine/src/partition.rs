@@ -64,6 +64,8 @@ pub struct Partition {
     pub checkpoint_extents: RefCell<Vec<u32>>,
     /// Log extents from the replay start on, oldest first.
     pub log_chain: RefCell<Vec<u32>>,
+    /// Set when the partition shuts down: background work stops.
+    pub stopping: Cell<bool>,
 }
 
 impl Partition {
@@ -92,6 +94,7 @@ impl Partition {
             checkpointing: Cell::new(false),
             checkpoint_extents: RefCell::new(Vec::new()),
             log_chain: RefCell::new(Vec::new()),
+            stopping: Cell::new(false),
         }
     }
 
@@ -350,9 +353,7 @@ impl Partition {
                 let mut offset = crate::log::BATCH_HEADER_BYTES as u32;
                 for mut p in batch {
                     offset += crate::log::record_encoded_len(&p.record) as u32;
-                    if let (Record::ObjectPut { entry, .. }, Some(data)) =
-                        (&mut p.record, &p.inline)
-                    {
+                    if let (Some(entry), Some(data)) = (p.record.inline_entry_mut(), &p.inline) {
                         if let crate::record::ObjectData::Inline(l) = &mut entry.data {
                             l.offset = offset;
                         }
@@ -383,7 +384,7 @@ impl Partition {
             Record::BucketPut(_) | Record::BucketDelete { .. } => {
                 self.shared.publish_buckets(&self.st.borrow().buckets);
             }
-            Record::ObjectPut { .. } | Record::ObjectDelete { .. } => {
+            Record::ObjectPut { .. } | Record::ObjectDelete { .. } | Record::ObjectMove { .. } => {
                 let keep: Vec<u32> = self.data_cursor.get().map(|c| c.0).into_iter().collect();
                 self.st.borrow_mut().release_unused(Usage::Data, &keep);
             }

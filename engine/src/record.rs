@@ -89,6 +89,26 @@ pub enum Record {
         bucket: String,
         key: String,
     },
+    /// Compaction moved an inline object: `key` now is `entry` if its data still is the
+    /// inline object at `from` (otherwise it was overwritten meanwhile and this is void).
+    ObjectMove {
+        bucket: String,
+        key: String,
+        from: InlineLoc,
+        entry: ObjectEntry,
+    },
+}
+
+impl Record {
+    /// The entry whose inline bytes follow this record in its batch, if any.
+    pub fn inline_entry_mut(&mut self) -> Option<&mut ObjectEntry> {
+        match self {
+            Record::ObjectPut { entry, .. } | Record::ObjectMove { entry, .. } => {
+                matches!(entry.data, ObjectData::Inline(_)).then_some(entry)
+            }
+            _ => None,
+        }
+    }
 }
 
 const REC_EXTENT_OPEN: u8 = 1;
@@ -96,6 +116,7 @@ const REC_BUCKET_PUT: u8 = 2;
 const REC_BUCKET_DELETE: u8 = 3;
 const REC_OBJECT_PUT: u8 = 4;
 const REC_OBJECT_DELETE: u8 = 5;
+const REC_OBJECT_MOVE: u8 = 6;
 
 const DATA_EMPTY: u8 = 0;
 const DATA_INLINE: u8 = 1;
@@ -204,6 +225,28 @@ pub fn decode_extra(extra: &[u8]) -> Result<(String, Vec<(String, String)>), Rec
     Ok((ct, meta))
 }
 
+fn encode_inline_loc(w: &mut Writer, l: &InlineLoc) {
+    w.u32(l.extent);
+    w.u32(l.generation);
+    w.u32(l.first_block);
+    w.u16(l.rows);
+    w.u64(l.seq);
+    w.u32(l.offset);
+    w.u32(l.len);
+}
+
+fn decode_inline_loc(r: &mut Reader) -> Result<InlineLoc, RecordError> {
+    Ok(InlineLoc {
+        extent: r.u32()?,
+        generation: r.u32()?,
+        first_block: r.u32()?,
+        rows: r.u16()?,
+        seq: r.u64()?,
+        offset: r.u32()?,
+        len: r.u32()?,
+    })
+}
+
 pub fn encode_entry(w: &mut Writer, e: &ObjectEntry) {
     w.u64(e.size);
     w.u64(e.last_modified_ms);
@@ -215,13 +258,7 @@ pub fn encode_entry(w: &mut Writer, e: &ObjectEntry) {
         ObjectData::Empty => w.u8(DATA_EMPTY),
         ObjectData::Inline(l) => {
             w.u8(DATA_INLINE);
-            w.u32(l.extent);
-            w.u32(l.generation);
-            w.u32(l.first_block);
-            w.u16(l.rows);
-            w.u64(l.seq);
-            w.u32(l.offset);
-            w.u32(l.len);
+            encode_inline_loc(w, l);
         }
         ObjectData::Stripes(s) => {
             w.u8(DATA_STRIPES);
@@ -247,15 +284,7 @@ pub fn decode_entry(r: &mut Reader) -> Result<ObjectEntry, RecordError> {
     let extra = r.bytes()?.to_vec().into_boxed_slice();
     let data = match r.u8()? {
         DATA_EMPTY => ObjectData::Empty,
-        DATA_INLINE => ObjectData::Inline(InlineLoc {
-            extent: r.u32()?,
-            generation: r.u32()?,
-            first_block: r.u32()?,
-            rows: r.u16()?,
-            seq: r.u64()?,
-            offset: r.u32()?,
-            len: r.u32()?,
-        }),
+        DATA_INLINE => ObjectData::Inline(decode_inline_loc(r)?),
         DATA_STRIPES => {
             let stamp = r.u64()?;
             let n = r.u32()? as usize;
@@ -352,6 +381,18 @@ impl Record {
                 w.str(key);
                 REC_OBJECT_DELETE
             }
+            Record::ObjectMove {
+                bucket,
+                key,
+                from,
+                entry,
+            } => {
+                w.str(bucket);
+                w.str(key);
+                encode_inline_loc(w, from);
+                encode_entry(w, entry);
+                REC_OBJECT_MOVE
+            }
         };
         let body_len = (w.buf.len() - start - 5) as u32;
         w.buf[start] = ty;
@@ -379,6 +420,12 @@ impl Record {
             REC_OBJECT_DELETE => Record::ObjectDelete {
                 bucket: b.str()?,
                 key: b.str()?,
+            },
+            REC_OBJECT_MOVE => Record::ObjectMove {
+                bucket: b.str()?,
+                key: b.str()?,
+                from: decode_inline_loc(&mut b)?,
+                entry: decode_entry(&mut b)?,
             },
             _ => return Err(RecordError("record type")),
         };

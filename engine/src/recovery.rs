@@ -9,7 +9,7 @@ use crate::constants::BLOCK_BYTES;
 use crate::error::Error;
 use crate::log::Root;
 use crate::partition::{LogPos, Partition};
-use crate::record::{InlineLoc, Record};
+use crate::record::InlineLoc;
 use crate::state::Usage;
 
 impl Partition {
@@ -69,7 +69,7 @@ impl Partition {
                 len: 0,
             };
             for mut rec in records {
-                if let Record::ObjectPut { entry, .. } = &mut rec {
+                if let Some(entry) = rec.inline_entry_mut() {
                     crate::state::place_inline(entry, &loc);
                 }
                 self.st.borrow_mut().apply(&rec);

@@ -34,8 +34,6 @@ use crate::state::State;
 
 /// Requests queued per partition inbox before senders wait.
 const INBOX_DEPTH: usize = 1024;
-/// Log bytes after which a partition writes a checkpoint.
-const CHECKPOINT_LOG_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Something to run on every executor once its partitions are up (the server's listeners).
 pub type ExecutorHook =
@@ -285,6 +283,12 @@ async fn start_partitions(
     shared: &Arc<Shared>,
 ) -> Result<Vec<Rc<Partition>>, Error> {
     let dev = Rc::new(Devices::open(id).await?);
+    // Checkpoints and compaction run here: a small share of the CPU, no latency promise.
+    let background = glommio::executor().create_task_queue(
+        glommio::Shares::Static(50),
+        glommio::Latency::NotImportant,
+        "background",
+    );
     let layout = &id.layout;
     let mut parts = Vec::new();
     for (p, _) in mine {
@@ -308,6 +312,9 @@ async fn start_partitions(
         ));
         part.recover().await?;
         glommio::spawn_local(part.clone().commit_loop(wake_rx)).detach();
+        glommio::spawn_local_into(part.clone().background(), background)
+            .map_err(|e| Error::Internal(format!("cannot start background work: {e}")))?
+            .detach();
         parts.push(part);
     }
     Ok(parts)
@@ -316,6 +323,7 @@ async fn start_partitions(
 async fn serve_partition(part: Rc<Partition>, mut inbox: mpsc::Receiver<Request>) {
     while let Some(req) = inbox.next().await {
         if let Request::Shutdown { reply } = req {
+            part.stopping.set(true);
             let r = part.checkpoint().await;
             if let Err(e) = &r {
                 tracing::error!(partition = part.id, error = %e, "checkpoint at shutdown failed");
@@ -325,26 +333,7 @@ async fn serve_partition(part: Rc<Partition>, mut inbox: mpsc::Receiver<Request>
         }
         let p = part.clone();
         glommio::spawn_local(async move { handle_request(p, req).await }).detach();
-        if part.log_bytes_since_checkpoint.get() > checkpoint_threshold(&part)
-            && !part.checkpointing.get()
-        {
-            let p = part.clone();
-            glommio::spawn_local(async move {
-                if let Err(e) = p.checkpoint().await {
-                    tracing::error!(partition = p.id, error = %e, "checkpoint failed");
-                }
-            })
-            .detach();
-        }
     }
-}
-
-/// Log bytes after which a partition checkpoints: 256 MiB, or an eighth of its share of
-/// the device set when that is smaller (the log's extents come back only after one).
-fn checkpoint_threshold(part: &Partition) -> u64 {
-    let owned = part.st.borrow().extents.len() as u64;
-    let share = owned * part.dev.layout.extent_bytes * part.dev.count() as u64;
-    CHECKPOINT_LOG_BYTES.min(share / 8)
 }
 
 async fn handle_request(p: Rc<Partition>, req: Request) {

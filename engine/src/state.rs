@@ -129,6 +129,29 @@ impl State {
                 }
                 Applied::Done
             }
+            Record::ObjectMove {
+                bucket,
+                key,
+                from,
+                entry,
+            } => {
+                let current = self.objects.get(bucket).and_then(|m| m.get(key));
+                let same = matches!(current.map(|e| &e.data), Some(ObjectData::Inline(l))
+                    if (l.extent, l.generation, l.seq, l.offset) == (from.extent, from.generation, from.seq, from.offset));
+                if !same {
+                    return Applied::Exists;
+                }
+                let old = self
+                    .objects
+                    .get_mut(bucket)
+                    .expect("checked")
+                    .insert(key.clone(), entry.clone());
+                self.account(entry, true);
+                if let Some(old) = old {
+                    self.account(&old, false);
+                }
+                Applied::Done
+            }
             Record::ObjectDelete { bucket, key } => {
                 let old = self.objects.get_mut(bucket).and_then(|m| m.remove(key));
                 if let Some(old) = old {

@@ -1,0 +1,178 @@
+//! Background work of a partition: checkpoints when the log has grown, and compaction of
+//! retired log extents whose packed small objects are mostly dead.
+//!
+//! A log extent retires when a checkpoint moves the replay start past it; it can be
+//! reused once no inline object lives in it. Compaction copies the live inline objects of
+//! the emptiest retired extent back into the log (as `ObjectMove` records, void if the key
+//! was overwritten meanwhile), so the extent frees itself. It runs on the executor's
+//! low-share background task queue and yields between objects.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::block::BlockKind;
+use crate::constants::BLOCK_PAYLOAD_BYTES;
+use crate::error::Error;
+use crate::partition::Partition;
+use crate::record::{InlineLoc, ObjectData, ObjectEntry, Record};
+use crate::state::Usage;
+use crate::stripe::StripeId;
+
+/// How often the background worker looks for work.
+const BACKGROUND_TICK: Duration = Duration::from_millis(200);
+/// A retired log extent is compacted when less than this share of it is live...
+const COMPACT_LIVE_RATIO_MAX: f64 = 0.5;
+/// ...or, when free extents are scarce (under a quarter), less than this share.
+const COMPACT_LIVE_RATIO_SCARCE: f64 = 0.9;
+/// Log bytes after which a partition checkpoints: 256 MiB, or an eighth of its share of
+/// the device set when that is smaller (log extents come back only after one).
+const CHECKPOINT_LOG_BYTES: u64 = 256 * 1024 * 1024;
+
+impl Partition {
+    /// The partition's background worker; returns when the partition stops.
+    pub async fn background(self: Rc<Self>) {
+        while !self.stopping.get() {
+            glommio::timer::sleep(BACKGROUND_TICK).await;
+            if self.stopping.get() {
+                break;
+            }
+            if self.log_bytes_since_checkpoint.get() > self.checkpoint_threshold() {
+                if let Err(e) = self.checkpoint().await {
+                    tracing::error!(partition = self.id, error = %e, "checkpoint failed");
+                }
+            }
+            match self.compact_log_once().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(partition = self.id, moved = n, "log extent compacted"),
+                Err(e) => tracing::warn!(partition = self.id, error = %e, "log compaction failed"),
+            }
+        }
+    }
+
+    fn checkpoint_threshold(&self) -> u64 {
+        let owned = self.st.borrow().extents.len() as u64;
+        let share = owned * self.dev.layout.extent_bytes * self.dev.count() as u64;
+        CHECKPOINT_LOG_BYTES.min(share / 8)
+    }
+
+    /// The retired log extent most worth compacting, if any is.
+    fn compaction_candidate(&self) -> Option<u32> {
+        let chain = self.log_chain.borrow();
+        let pos = self.log.get();
+        let st = self.st.borrow();
+        let capacity = self.dev.blocks_per_extent() as f64
+            * (BLOCK_PAYLOAD_BYTES * self.dev.geometry.data_shards) as f64;
+        let scarce = st.free_extents() * 4 < st.extents.len();
+        let limit = if scarce {
+            COMPACT_LIVE_RATIO_SCARCE
+        } else {
+            COMPACT_LIVE_RATIO_MAX
+        };
+        st.extents
+            .iter()
+            .filter(|(id, e)| {
+                e.usage == Usage::Log
+                    && e.live > 0
+                    && !chain.contains(id)
+                    && **id != pos.extent
+                    && **id != pos.next_extent
+                    && (e.live as f64) < capacity * limit
+            })
+            .min_by_key(|(_, e)| e.live)
+            .map(|(id, _)| *id)
+    }
+
+    /// Moves the live inline objects out of one retired log extent; returns how many.
+    pub async fn compact_log_once(self: &Rc<Self>) -> Result<usize, Error> {
+        let Some(extent) = self.compaction_candidate() else {
+            return Ok(0);
+        };
+        let victims = self.inline_objects_in(extent).await;
+        let mut moved = 0;
+        for (bucket, key, from, entry) in victims {
+            if self.stopping.get() {
+                break;
+            }
+            let id = StripeId {
+                kind: BlockKind::Log,
+                set_id: self.set_id(),
+                partition: self.id,
+                extent: from.extent,
+                generation: from.generation,
+                first_block: from.first_block,
+                rows: from.rows,
+                stamp: from.seq,
+            };
+            let data = self
+                .read_stripe(&id, from.offset as usize, from.len as usize)
+                .await?;
+            let placeholder = InlineLoc { offset: 0, ..from };
+            let entry = ObjectEntry {
+                data: ObjectData::Inline(placeholder),
+                ..entry
+            };
+            let rec = Record::ObjectMove {
+                bucket,
+                key,
+                from,
+                entry,
+            };
+            self.commit(rec, Some(Bytes::from(data)), false).await?;
+            moved += 1;
+            glommio::yield_if_needed().await;
+        }
+        let chain: Vec<u32> = self.log_chain.borrow().clone();
+        let next = self.log.get().next_extent;
+        self.st
+            .borrow_mut()
+            .release_unused(Usage::Log, &[chain, vec![next]].concat());
+        Ok(moved)
+    }
+
+    /// Every object whose bytes are packed in `extent`, found a slice of the index at a time.
+    async fn inline_objects_in(
+        &self,
+        extent: u32,
+    ) -> Vec<(String, String, InlineLoc, ObjectEntry)> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let mut out = Vec::new();
+        let mut cursor: Option<(String, String)> = None;
+        loop {
+            let mut last = None;
+            {
+                let st = self.st.borrow();
+                let mut n = 0;
+                'scan: for (bucket, map) in st.objects.range::<String, _>(match &cursor {
+                    Some((b, _)) => (std::ops::Bound::Included(b.clone()), Unbounded),
+                    None => (Unbounded, Unbounded),
+                }) {
+                    let entries = match &cursor {
+                        Some((b, k)) if b == bucket => {
+                            map.range::<String, _>((Excluded(k.clone()), Unbounded))
+                        }
+                        _ => map.range::<String, _>(..),
+                    };
+                    for (key, e) in entries {
+                        if let ObjectData::Inline(l) = &e.data {
+                            if l.extent == extent {
+                                out.push((bucket.clone(), key.clone(), *l, e.clone()));
+                            }
+                        }
+                        n += 1;
+                        if n == 4096 {
+                            last = Some((bucket.clone(), key.clone()));
+                            break 'scan;
+                        }
+                    }
+                }
+            }
+            match last {
+                Some(c) => cursor = Some(c),
+                None => return out,
+            }
+            glommio::yield_if_needed().await;
+        }
+    }
+}
