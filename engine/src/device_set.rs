@@ -820,6 +820,14 @@ fn read_device(path: &Path, warnings: &mut Vec<String>) -> Result<Option<Found>,
             return Ok(None);
         }
     };
+    if size_bytes < 2 * crate::constants::BLOCK_BYTES as u64 {
+        warnings.push(format!(
+            "{}: device is {size_bytes} B, too short to hold a superblock (truncated); \
+             counted as missing",
+            path.display()
+        ));
+        return Ok(None);
+    }
     let Some(superblock) = copies.valid() else {
         let (Err(copy_a), Err(copy_b)) = (copies.a, copies.b) else {
             unreachable!("no valid copy, yet one decoded");
@@ -831,11 +839,15 @@ fn read_device(path: &Path, warnings: &mut Vec<String>) -> Result<Option<Found>,
         });
     };
     if size_bytes < superblock.device_bytes {
-        return Err(OpenError::DeviceTooSmall {
-            path: path.to_path_buf(),
-            size_bytes,
-            device_bytes: superblock.device_bytes,
-        });
+        // Truncated: its last extents are gone, so it cannot serve its shards. It counts
+        // as missing; parity covers it like a lost device.
+        warnings.push(format!(
+            "{}: device is {size_bytes} B but its superblock says {} B (truncated); \
+             counted as missing",
+            path.display(),
+            superblock.device_bytes
+        ));
+        return Ok(None);
     }
     if is_file && size_bytes > superblock.device_bytes {
         warnings.push(format!(

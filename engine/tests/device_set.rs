@@ -414,27 +414,23 @@ fn file_that_is_not_a_device_is_refused() {
 }
 
 #[test]
-fn truncated_device_is_refused() {
+fn truncated_device_counts_as_missing() {
     let (_dir, paths, _) = formatted(4, 2);
-    OpenOptions::new()
-        .write(true)
-        .open(&paths[5])
-        .expect("open")
-        .set_len(8 * MIB)
-        .expect("trim");
-    match identify(&paths) {
-        Err(OpenError::DeviceTooSmall {
-            path,
-            size_bytes,
-            device_bytes,
-        }) => {
-            assert_eq!(
-                (path, size_bytes, device_bytes),
-                (paths[5].clone(), 8 * MIB, DEVICE_BYTES)
-            );
-        }
-        other => panic!("expected DeviceTooSmall, got {other:?}"),
+    for (p, len) in [(5, 8 * MIB), (2, 0)] {
+        OpenOptions::new()
+            .write(true)
+            .open(&paths[p])
+            .expect("open")
+            .set_len(len)
+            .expect("trim");
     }
+    let id = identify(&paths).expect("two truncated devices of 4+2 open degraded");
+    assert_eq!(id.missing(), vec![2, 5]);
+    assert!(
+        id.warnings.iter().any(|w| w.contains("truncated")),
+        "{:?}",
+        id.warnings
+    );
 }
 
 #[test]

@@ -484,7 +484,16 @@ fn losing_up_to_parity_devices_loses_nothing() {
         let set = device_set(4, 2, 48, 2);
         fill(&set, &DURABILITY_SIZES);
         for d in 0..lost {
-            std::fs::remove_file(&set.paths[d * 3]).unwrap();
+            if d == 0 {
+                std::fs::remove_file(&set.paths[d * 3]).unwrap();
+            } else {
+                // Truncated to half: its later extents are gone.
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&set.paths[d * 3])
+                    .unwrap();
+                f.set_len(24 << 20).unwrap();
+            }
         }
         check(&set, &DURABILITY_SIZES);
     }
