@@ -101,11 +101,35 @@ impl Partition {
         bucket: String,
         key: String,
         opts: PutOptions,
-        mut body: mpsc::Receiver<Bytes>,
+        body: mpsc::Receiver<Bytes>,
     ) -> Result<ObjectMeta, Error> {
         validate_key(&key)?;
         validate_put_options(&opts)?;
         self.check_bucket(&bucket)?;
+        // Counted from the bucket check to the commit, so a bucket delete that asks this
+        // partition whether the bucket is empty sees puts still in flight.
+        *self
+            .puts_in_flight
+            .borrow_mut()
+            .entry(bucket.clone())
+            .or_default() += 1;
+        let r = self.put_checked(bucket.clone(), key, opts, body).await;
+        let mut inflight = self.puts_in_flight.borrow_mut();
+        let n = inflight.get_mut(&bucket).expect("counted above");
+        *n -= 1;
+        if *n == 0 {
+            inflight.remove(&bucket);
+        }
+        r
+    }
+
+    async fn put_checked(
+        self: &Rc<Self>,
+        bucket: String,
+        key: String,
+        opts: PutOptions,
+        mut body: mpsc::Receiver<Bytes>,
+    ) -> Result<ObjectMeta, Error> {
         let mut md5 = Md5::new();
         let len = opts.content_length;
         let (data, inline) = if len as usize <= INLINE_BYTES_MAX {

@@ -66,6 +66,8 @@ pub struct Partition {
     pub log_chain: RefCell<Vec<u32>>,
     /// Set when the partition shuts down: background work stops.
     pub stopping: Cell<bool>,
+    /// Puts between their bucket check and their commit, per bucket.
+    pub puts_in_flight: RefCell<std::collections::HashMap<String, u32>>,
 }
 
 impl Partition {
@@ -95,6 +97,7 @@ impl Partition {
             checkpoint_extents: RefCell::new(Vec::new()),
             log_chain: RefCell::new(Vec::new()),
             stopping: Cell::new(false),
+            puts_in_flight: RefCell::new(std::collections::HashMap::new()),
         }
     }
 

@@ -378,7 +378,8 @@ async fn handle_request(p: Rc<Partition>, req: Request) {
             let _ = reply.send(p.list(&bucket, &params, limit));
         }
         Request::BucketEmpty { bucket, reply } => {
-            let _ = reply.send(Ok(p.st.borrow().bucket_is_empty(&bucket)));
+            let busy = p.puts_in_flight.borrow().contains_key(&bucket);
+            let _ = reply.send(Ok(!busy && p.st.borrow().bucket_is_empty(&bucket)));
         }
         Request::BucketRecord { record, reply } => {
             let _ = reply.send(p.commit(record, None, false).await.map(|_| ()));
