@@ -6,6 +6,7 @@
 //! states, so replaying the log from that position over the image converges to the same
 //! state the live partition had.
 
+use std::collections::btree_map::Entry;
 use std::rc::Rc;
 
 use crate::block::BlockKind;
@@ -23,6 +24,13 @@ const CHECKPOINT_MAGIC: [u8; 4] = *b"RSCP";
 const CHECKPOINT_VERSION: u16 = 1;
 /// Entries serialized between yields to the executor.
 const ENTRIES_PER_SLICE: usize = 4096;
+/// Checkpoint stripes read concurrently at start.
+const CHECKPOINT_READS_IN_FLIGHT: usize = 4;
+/// Entry tags in the object section: end, an entry of the previous entry's bucket, an
+/// entry of a new bucket (its name follows the tag).
+const ENTRY_END: u8 = 0;
+const ENTRY_SAME_BUCKET: u8 = 1;
+const ENTRY_NEW_BUCKET: u8 = 2;
 
 impl Partition {
     /// Writes a checkpoint and a new root pointing at it, then frees what the previous
@@ -65,15 +73,16 @@ impl Partition {
         }
         let mut out = CheckpointWriter::new(self.clone());
         let mut cursor: Option<(String, String)> = None;
+        let mut last_bucket: Option<String> = None;
         loop {
-            let done = self.serialize_slice(&mut w, &mut cursor);
+            let done = self.serialize_slice(&mut w, &mut cursor, &mut last_bucket);
             out.feed(&mut w.buf).await?;
             if done {
                 break;
             }
             glommio::yield_if_needed().await;
         }
-        w.u8(0); // end of objects
+        w.u8(ENTRY_END);
         out.feed(&mut w.buf).await?;
         let (runs, len, crc, stamp) = out.finish().await?;
         if runs.len() > ROOT_RUNS_MAX {
@@ -127,7 +136,12 @@ impl Partition {
     }
 
     /// Serializes up to a slice of entries after `cursor`; true when all are written.
-    fn serialize_slice(&self, w: &mut Writer, cursor: &mut Option<(String, String)>) -> bool {
+    fn serialize_slice(
+        &self,
+        w: &mut Writer,
+        cursor: &mut Option<(String, String)>,
+        last_bucket: &mut Option<String>,
+    ) -> bool {
         use std::ops::Bound::{Excluded, Included, Unbounded};
         let st = self.st.borrow();
         let mut n = 0;
@@ -145,8 +159,13 @@ impl Partition {
                 _ => map.range::<String, _>(..),
             };
             for (key, e) in entries {
-                w.u8(1);
-                w.str(bucket);
+                if last_bucket.as_deref() == Some(bucket.as_str()) {
+                    w.u8(ENTRY_SAME_BUCKET);
+                } else {
+                    w.u8(ENTRY_NEW_BUCKET);
+                    w.str(bucket);
+                    *last_bucket = Some(bucket.clone());
+                }
                 w.str(key);
                 encode_entry(w, e);
                 n += 1;
@@ -163,7 +182,8 @@ impl Partition {
     pub async fn load_checkpoint(&self, root: &Root) -> Result<(), Error> {
         let g = self.dev.geometry;
         let full = g.stripe_bytes(STRIPE_BLOCKS_MAX);
-        let mut bytes = Vec::with_capacity(root.checkpoint_len as usize);
+        let mut pieces = Vec::new();
+        let mut planned = 0usize;
         for r in &root.checkpoint_runs {
             for j in 0..r.stripes {
                 let rows = if j + 1 == r.stripes {
@@ -178,11 +198,25 @@ impl Partition {
                     rows,
                     root.checkpoint_stamp,
                 );
-                let want = (root.checkpoint_len as usize - bytes.len())
+                let want = (root.checkpoint_len as usize)
+                    .saturating_sub(planned)
                     .min(full)
                     .min(g.stripe_bytes(rows as usize));
-                bytes.extend_from_slice(&self.read_stripe(&id, 0, want).await?);
+                planned += want;
+                pieces.push((id, want));
             }
+        }
+        // Stripes are read a few at a time so every device has reads queued.
+        let mut bytes = Vec::with_capacity(root.checkpoint_len as usize);
+        for group in pieces.chunks(CHECKPOINT_READS_IN_FLIGHT) {
+            let reads = group
+                .iter()
+                .map(|(id, want)| self.read_stripe(id, 0, *want));
+            for r in futures::future::join_all(reads).await {
+                bytes.extend_from_slice(&r?);
+            }
+        }
+        for r in &root.checkpoint_runs {
             let mut st = self.st.borrow_mut();
             let e = st.extents.get_mut(&r.extent).expect("owned");
             e.usage = Usage::Checkpoint;
@@ -230,10 +264,28 @@ impl Partition {
             let b = decode_bucket(&mut r)?;
             st.buckets.insert(b.name.clone(), b);
         }
-        while r.u8()? == 1 {
-            let (bucket, key) = (r.str()?, r.str()?);
-            let entry = decode_entry(&mut r)?;
-            st.objects.entry(bucket).or_default().insert(key, entry);
+        // Entries come sorted, bucket by bucket: collect each bucket's, then build its map
+        // in one bulk pass instead of 10 million single inserts.
+        let mut bucket = String::new();
+        let mut run: Vec<(String, crate::record::ObjectEntry)> = Vec::new();
+        loop {
+            let tag = r.u8()?;
+            if tag != ENTRY_SAME_BUCKET && !run.is_empty() {
+                match st.objects.entry(std::mem::take(&mut bucket)) {
+                    Entry::Vacant(v) => {
+                        v.insert(run.drain(..).collect());
+                    }
+                    Entry::Occupied(mut o) => o.get_mut().extend(run.drain(..)),
+                }
+            }
+            match tag {
+                ENTRY_END => break,
+                ENTRY_NEW_BUCKET => bucket = r.str()?,
+                ENTRY_SAME_BUCKET if !bucket.is_empty() || !run.is_empty() => {}
+                _ => return Err(RecordError("checkpoint entry tag")),
+            }
+            let key = r.str()?;
+            run.push((key, decode_entry(&mut r)?));
         }
         Ok(())
     }
