@@ -183,6 +183,9 @@ impl State {
                     .extents
                     .get_mut(&l.extent)
                     .expect("inline data in an owned extent");
+                // Never hand out a generation a live object already uses, even if the
+                // record that opened the extent was lost.
+                e.generation = e.generation.max(l.generation);
                 sign(l.len as u64 + 1, &mut e.live);
             }
             ObjectData::Stripes(s) => {
@@ -191,6 +194,7 @@ impl State {
                         .extents
                         .get_mut(&r.extent)
                         .expect("stripes in an owned extent");
+                    e.generation = e.generation.max(r.generation);
                     let rows = (r.stripes as u64 - 1) * crate::constants::STRIPE_BLOCKS_MAX as u64
                         + r.last_rows as u64;
                     sign(rows, &mut e.live);
