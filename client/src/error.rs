@@ -141,9 +141,16 @@ mod tests {
         assert_eq!(e.status(), Some(Status::InternalError));
         assert!(Error::from_status(Status::Busy.code(), b"").is_retryable());
         assert!(Error::Auth("x".into()).is_access_denied());
-        let io = Error::Io(std::io::ErrorKind::ConnectionReset.into());
-        assert!(
-            matches!(io.duplicate(), Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
-        );
+        let reset = std::io::ErrorKind::ConnectionReset;
+        let io = Error::Io(reset.into());
+        assert!(matches!(io.duplicate(), Error::Io(e) if e.kind() == reset));
+        assert!(io.is_retryable() && Error::Closed.is_retryable());
+        let refused = Error::from(ringstore_proto::BodyError::BadLength {
+            field: ringstore_proto::Field::Key,
+            len: 2000,
+            min: 1,
+            max: 1023,
+        });
+        assert_eq!(refused.status(), Some(Status::KeyTooLong));
     }
 }

@@ -499,7 +499,8 @@ async fn connection_errors_fail_every_request_in_flight() {
     }
 }
 
-/// The window of requests in flight is the server's `requests_in_flight_max`.
+/// The window of requests in flight is the server's `requests_in_flight_max`: with a
+/// window of 2, a third request waits until one of the first two is answered.
 #[tokio::test]
 async fn in_flight_window_is_respected() {
     let (conn, mut peer) = connected(2).await;
@@ -510,15 +511,48 @@ async fn in_flight_window_is_respected() {
         }
     };
     let server = async {
-        for _ in 0..5 {
-            let a = peer.recv().await;
-            // With a window of 2, the next request cannot be on the wire before this
-            // answer... unless one is already in flight, so at most two are pending here.
-            assert!(conn.in_flight() <= 2);
-            peer.reply(&a, &Empty, false).await;
+        let mut pending = vec![peer.recv().await, peer.recv().await];
+        for _ in 0..3 {
+            let early = tokio::time::timeout(Duration::from_millis(50), peer.recv()).await;
+            assert!(
+                early.is_err(),
+                "a third request was sent while two were in flight"
+            );
+            let answered = pending.remove(0);
+            peer.reply(&answered, &Empty, false).await;
+            pending.push(peer.recv().await);
+        }
+        for request in pending {
+            peer.reply(&request, &Empty, false).await;
         }
     };
     tokio::join!(client, server);
+    assert_eq!(conn.in_flight(), 0);
+}
+
+/// A connection that dies is dropped from the pool; an idempotent request retries on a
+/// new one.
+#[tokio::test]
+async fn dead_connection_is_replaced_and_idempotent_requests_retry() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = listener.local_addr().unwrap().to_string();
+    let server = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut first = Peer::new(socket);
+        assert!(first.handshake(SECRET, 8).await);
+        first.recv().await;
+        drop(first); // closes the socket with the Ping unanswered
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut second = Peer::new(socket);
+        assert!(second.handshake(SECRET, 8).await);
+        let ping = second.recv().await;
+        second.reply(&ping, &Empty, false).await;
+        second
+    });
+    let client = Client::connect(config(&endpoint)).await.unwrap();
+    client.ping().await.unwrap();
+    let _second = server.await.unwrap();
+    assert_eq!(client.pool.len(), 1);
 }
 
 /// The full client over a local socket: connect, a retried `Busy`, and a put/get round
