@@ -1,0 +1,122 @@
+//! [`Client`]: the handle every operation goes through, and the retry policy.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ringstore_proto::Request;
+
+use crate::connection::Connection;
+use crate::pool::Pool;
+use crate::{ClientConfig, Error};
+
+/// The first retry waits this long; each further one twice as long, up to the maximum.
+const RETRY_BACKOFF_FIRST: Duration = Duration::from_millis(10);
+const RETRY_BACKOFF_MAX: Duration = Duration::from_millis(1000);
+
+/// A ringstore client: a pool of authenticated connections to one daemon.
+///
+/// Cheap to clone (an `Arc`), `Send + Sync`: share one per process. Requests from many
+/// tasks are pipelined over the pooled connections. Idempotent operations (ping, head,
+/// list, get until its response arrives, delete_object, delete_objects, admin_status) are
+/// retried up to `retries` times on a broken connection, a timeout or a retryable status;
+/// writes that are not idempotent (put, create/delete bucket, ACL) never are.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) cfg: Arc<ClientConfig>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("cfg", &self.cfg).finish()
+    }
+}
+
+impl Client {
+    /// Opens and authenticates the first connection, so a wrong endpoint or key fails
+    /// here ([`Error::Auth`] for a refused key); the pool grows on demand up to
+    /// `cfg.connections`.
+    pub async fn connect(cfg: ClientConfig) -> Result<Client, Error> {
+        let pool = Pool::new(cfg.clone());
+        pool.get().await?;
+        Ok(Client {
+            pool,
+            cfg: Arc::new(cfg),
+        })
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.cfg.request_timeout
+    }
+
+    /// Runs `attempt` on a pooled connection, retrying retryable failures.
+    pub(crate) async fn idempotent<T, F, Fut>(&self, mut attempt: F) -> Result<T, Error>
+    where
+        F: FnMut(Arc<Connection>) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let mut retry = 0;
+        loop {
+            let result = match self.pool.get().await {
+                Ok(conn) => attempt(conn).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if e.is_retryable() && retry < self.cfg.retries => {
+                    let backoff = backoff(retry);
+                    tracing::debug!(error = %e, retry, ?backoff, "retrying");
+                    tokio::time::sleep(backoff).await;
+                    retry += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Sends a single-response request once (not retried).
+    pub(crate) async fn once<R: Request>(&self, request: &R) -> Result<R::Response, Error> {
+        let conn = self.pool.get().await?;
+        conn.call(request, self.timeout()).await
+    }
+
+    /// Sends a single-response idempotent request, with retries.
+    pub(crate) async fn retried<R: Request>(&self, request: &R) -> Result<R::Response, Error> {
+        let timeout = self.timeout();
+        self.idempotent(|conn| async move { conn.call(request, timeout).await })
+            .await
+    }
+}
+
+/// The wait before retry number `retry` (0-based): exponential with full jitter, so that
+/// many clients hit by the same `Busy` do not retry in step.
+fn backoff(retry: u32) -> Duration {
+    let ceiling = RETRY_BACKOFF_FIRST
+        .saturating_mul(1 << retry.min(16))
+        .min(RETRY_BACKOFF_MAX);
+    let micros = ceiling.as_micros() as u64;
+    Duration::from_micros(micros / 2 + rand::random::<u64>() % (micros / 2 + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for retry in 0..40 {
+            let wait = backoff(retry);
+            let ceiling = RETRY_BACKOFF_FIRST * 2u32.pow(retry.min(16));
+            assert!(
+                wait <= ceiling.min(RETRY_BACKOFF_MAX),
+                "retry {retry}: {wait:?}"
+            );
+            assert!(wait >= ceiling.min(RETRY_BACKOFF_MAX) / 2);
+        }
+    }
+
+    fn _client_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<Client>();
+    }
+}
