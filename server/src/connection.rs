@@ -532,7 +532,6 @@ impl Conn {
 
     /// Accounts a chunk to its upload. `None`: no upload in progress for it (a broken
     /// stream); `Some(None)`: discard it; `Some(Some(tx))`: forward it into `tx`.
-    #[allow(clippy::option_option)]
     fn take_chunk(&self, frame: &Frame) -> Option<Option<mpsc::Sender<Bytes>>> {
         let h = frame.header;
         let mut map = self.requests.0.borrow_mut();

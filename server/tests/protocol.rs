@@ -535,3 +535,59 @@ fn data_survives_a_restart() {
     server.shutdown();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn connections_beyond_the_limit_get_busy() {
+    let dir = fresh_dir("limit");
+    let cfg = ServeConfig {
+        connections_max: 2,
+        ..config(dir.clone())
+    };
+    let server = ringstore_server::start(cfg).unwrap();
+    let key = root_key(&dir);
+    // Two executors with one connection each: of three connections, at least one is
+    // refused, whichever executor the kernel hands it to.
+    let mut clients: Vec<Client> = (0..3)
+        .map(|_| Client::connect(server.local_addr()))
+        .collect();
+    let mut busy = 0;
+    for c in &mut clients {
+        let hello = Hello {
+            access_key_id: key.access_key_id.clone(),
+            client_nonce: [1; 32],
+        };
+        c.send_message(FrameHeader::request(Opcode::Hello.code(), 1), &hello);
+        let frame = c.recv().expect("a response");
+        if frame.header.status() == Ok(Status::Busy) {
+            assert_eq!((frame.header.opcode, frame.header.request_id), (0, 0));
+            c.expect_closed();
+            busy += 1;
+        } else {
+            assert_eq!(frame.header.status(), Ok(Status::Ok));
+        }
+    }
+    assert!((1..=2).contains(&busy), "{busy} connections refused");
+    drop(clients);
+    // Once the server has seen the closes, connections are accepted again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut c = Client::connect(server.local_addr());
+        let (client_nonce, challenge) =
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                c.hello(&key.access_key_id)
+            })) {
+                Ok(x) => x,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+                Err(e) => std::panic::resume_unwind(e),
+            };
+        let nonces = (client_nonce, challenge.server_nonce);
+        let reply = c.auth(&key.access_key_id, &key.secret_access_key, nonces);
+        assert_eq!(reply.header.status(), Ok(Status::Ok));
+        break;
+    }
+    server.shutdown();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
