@@ -1,1 +1,51 @@
-//! ringstore daemon.
+//! ringstore daemon: starts the engine and serves the binary protocol on every engine core.
+//!
+//! Data flow: `run` (or `start`, which tests call) prepares the data directory
+//! (`data_dir`: format on first start, root key in `keys`), starts the engine with a hook
+//! that binds a SO_REUSEPORT listener on every executor (`listener`). Each accepted
+//! connection is served on its executor (`connection`): frames are decoded, the handshake
+//! is enforced, and every request runs in its own task (`dispatch`), which calls the
+//! engine's `Handle` and maps its errors to statuses (`errors`) and its types to the
+//! protocol's (`convert`). One writer task per connection sends every frame.
+//!
+//! Modules:
+//! - `config`: `ServeConfig`, TOML-loadable, every default documented.
+//! - `data_dir`: first-start format and later opens of `<data_dir>/devices`.
+//! - `keys`: the root access key, `KeyStore`, the handshake proof.
+//! - `listener`: `start`, `Server`, accept loops, shutdown.
+//! - `connection`: one connection: read loop, handshake, uploads' chunks, writer.
+//! - `dispatch`: one function per operation.
+//! - `errors`: engine `Error` → protocol `Status`.
+//! - `convert`: engine types ↔ protocol types.
+//! - `metrics`: the AdminStatus document.
+//! - `signals`: SIGINT / SIGTERM for `run`.
+//!
+//! The HTTP adapter (`http_listen`) lands later, on its own runtime, through `client/`.
+
+pub mod config;
+pub mod connection;
+pub mod convert;
+pub mod data_dir;
+pub mod dispatch;
+pub mod errors;
+pub mod keys;
+pub mod listener;
+pub mod metrics;
+pub mod signals;
+
+pub use config::ServeConfig;
+pub use keys::{AccessKey, KeyStore};
+pub use listener::{start, Server};
+
+/// Runs the daemon until SIGINT or SIGTERM, then drains connections, checkpoints and
+/// returns. Blocks the calling thread, which must be the process's main thread before it
+/// starts any other thread (so the signal mask is inherited).
+pub fn run(cfg: ServeConfig) -> anyhow::Result<()> {
+    let termination = signals::Termination::block()?;
+    let server = start(cfg)?;
+    eprintln!("ringstore listening on {}", server.local_addr());
+    let signal = termination.wait()?;
+    tracing::info!(signal, "shutting down");
+    server.shutdown();
+    Ok(())
+}

@@ -1,0 +1,594 @@
+//! One binary-protocol connection, on the executor that accepted it.
+//!
+//! ```text
+//!  socket ─► read loop (this task): FrameDecoder → handshake → requests table
+//!                │ message frame: spawn one task per request (dispatch.rs)
+//!                │ chunk frame:   forward into that PutObject's body channel
+//!                ▼
+//!  request tasks ──► FrameSink (bounded channel) ──► writer task ──► socket
+//! ```
+//!
+//! The writer task is the only one that writes, so the frames of different responses
+//! interleave but never tear. A frame error closes the connection (after a
+//! connection-level error frame when the header was trusted, PROTOCOL.md "Decoding
+//! rules"); a bad request body only fails that request.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::channel::mpsc;
+use futures::io::{ReadHalf, WriteHalf};
+use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
+use futures_lite::FutureExt;
+use glommio::net::TcpStream;
+use ringstore_proto::constants::{CHUNK_BYTES_MAX, CONNECTION_REQUEST_ID};
+use ringstore_proto::frame::CONNECTION_OPCODE;
+use ringstore_proto::{
+    encode_error_frame, encode_message_frame, Auth, Body, Challenge, DecodeError, Empty, Frame,
+    FrameDecoder, FrameHeader, Hello, Opcode, PutObject, Status,
+};
+
+use crate::dispatch;
+use crate::listener::ExecutorCtx;
+
+/// Frames queued for the writer before request tasks wait.
+const OUT_QUEUE_DEPTH: usize = 64;
+/// Bytes read from the socket per read call.
+const READ_BYTES: usize = 64 * 1024;
+/// Frames whose body is at most this long are written with one write call.
+const COALESCE_BYTES: usize = 64 * 1024;
+/// After a fatal error the read side is drained this long so that the peer reads the
+/// error frame instead of a reset.
+const LINGER: Duration = Duration::from_secs(2);
+/// Chunks queued into a PutObject body before the read loop waits for the engine.
+pub const PUT_BODY_QUEUE_DEPTH: usize = 4;
+
+enum Out {
+    Frame {
+        head: Bytes,
+        body: Bytes,
+    },
+    /// Write what is queued, shut the write side down and stop.
+    Close,
+}
+
+/// The sending end of the connection's writer; one clone per request task.
+#[derive(Clone)]
+pub struct FrameSink {
+    tx: mpsc::Sender<Out>,
+}
+
+impl FrameSink {
+    async fn send(&mut self, out: Out) -> bool {
+        self.tx.send(out).await.is_ok()
+    }
+
+    /// Sends a message frame; a message that cannot be encoded (a bug) becomes an
+    /// `InternalError` response.
+    pub async fn message(&mut self, header: FrameHeader, message: &impl Body) -> bool {
+        let mut out = BytesMut::new();
+        if let Err(e) = encode_message_frame(&header, message, &mut out) {
+            tracing::error!(opcode = header.opcode, error = %e, "cannot encode a response");
+            let (op, id) = (header.opcode, header.request_id);
+            return self
+                .error(op, id, Status::InternalError, &e.to_string())
+                .await;
+        }
+        let head = out.freeze();
+        self.send(Out::Frame {
+            head,
+            body: Bytes::new(),
+        })
+        .await
+    }
+
+    /// Sends an error response (or, with opcode 0 and request id 0, a connection error).
+    pub async fn error(&mut self, opcode: u16, request_id: u64, status: Status, msg: &str) -> bool {
+        let mut out = BytesMut::new();
+        encode_error_frame(opcode, request_id, status, msg, &mut out);
+        let head = out.freeze();
+        self.send(Out::Frame {
+            head,
+            body: Bytes::new(),
+        })
+        .await
+    }
+
+    /// Sends a frame whose body is not copied (GetObject chunks).
+    pub async fn frame(&mut self, header: FrameHeader, body: Bytes) -> bool {
+        let head = Bytes::copy_from_slice(&header.encode(&body));
+        self.send(Out::Frame { head, body }).await
+    }
+}
+
+async fn write_loop(mut socket: WriteHalf<TcpStream>, mut rx: mpsc::Receiver<Out>) {
+    while let Some(out) = rx.next().await {
+        let result = match out {
+            Out::Frame { head, body } if body.len() <= COALESCE_BYTES => {
+                let mut one = BytesMut::with_capacity(head.len() + body.len());
+                one.extend_from_slice(&head);
+                one.extend_from_slice(&body);
+                socket.write_all(&one).await
+            }
+            Out::Frame { head, body } => match socket.write_all(&head).await {
+                Ok(()) => socket.write_all(&body).await,
+                Err(e) => Err(e),
+            },
+            Out::Close => break,
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "connection write failed");
+            break;
+        }
+    }
+    let _ = socket.close().await;
+}
+
+/// The handshake's progress (PROTOCOL.md, "Connection state machine").
+enum AuthState {
+    AwaitHello,
+    AwaitAuth {
+        access_key_id: String,
+        client_nonce: [u8; 32],
+        server_nonce: [u8; 32],
+    },
+    Ready,
+}
+
+/// A request between its message frame and the end of both its response and, for an
+/// upload, its request body.
+pub struct InFlight {
+    opcode: u16,
+    /// The upload's remaining body, if the request has one.
+    body: Option<BodyIn>,
+    responded: bool,
+}
+
+struct BodyIn {
+    /// `None` once the engine stopped listening or the body broke a rule: the rest of the
+    /// chunks are discarded.
+    tx: Option<mpsc::Sender<Bytes>>,
+    received: u64,
+    expected: u64,
+}
+
+/// The requests of one connection, shared by the read loop and the request tasks.
+#[derive(Clone, Default)]
+pub struct Requests(Rc<RefCell<HashMap<u64, InFlight>>>);
+
+impl Requests {
+    fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+
+    /// A request task answered: forget the request unless its body is still arriving.
+    pub fn responded(&self, id: u64) {
+        let mut map = self.0.borrow_mut();
+        let done = match map.get_mut(&id) {
+            Some(r) => {
+                r.responded = true;
+                r.body.is_none()
+            }
+            None => false,
+        };
+        if done {
+            map.remove(&id);
+        }
+    }
+
+    /// Drops every upload's body sender, so the engine fails those puts.
+    fn abort_bodies(&self) {
+        for r in self.0.borrow_mut().values_mut() {
+            if let Some(b) = &mut r.body {
+                b.tx = None;
+            }
+        }
+    }
+}
+
+/// Why the read loop ended.
+enum End {
+    /// EOF, idle timeout or server stop: let requests in flight finish.
+    Graceful,
+    /// A rule was broken and answered (or not, per PROTOCOL.md): close now.
+    Fatal,
+}
+
+struct Conn {
+    ctx: Rc<ExecutorCtx>,
+    sink: FrameSink,
+    requests: Requests,
+    auth: AuthState,
+    /// The access key id the connection authenticated as.
+    principal: Rc<str>,
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(ctx: Rc<ExecutorCtx>, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, writer) = stream.split();
+    let (tx, rx) = mpsc::channel(OUT_QUEUE_DEPTH);
+    let writer = glommio::spawn_local(write_loop(writer, rx));
+    let mut conn = Conn {
+        ctx,
+        sink: FrameSink { tx },
+        requests: Requests::default(),
+        auth: AuthState::AwaitHello,
+        principal: Rc::from(""),
+    };
+    let end = conn.read_loop(&mut reader).await;
+    conn.requests.abort_bodies();
+    if let End::Fatal = end {
+        conn.sink.send(Out::Close).await;
+    }
+    drop(conn);
+    writer.await;
+    if let End::Fatal = end {
+        linger(&mut reader).await;
+    }
+}
+
+/// Reads and discards until EOF or `LINGER`, so that closing does not reset the
+/// connection before the peer has read our last frame.
+async fn linger(reader: &mut ReadHalf<TcpStream>) {
+    let mut scratch = vec![0u8; READ_BYTES];
+    let drain = async {
+        while let Ok(n) = reader.read(&mut scratch).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    drain.or(glommio::timer::sleep(LINGER)).await;
+}
+
+enum Event {
+    Read(std::io::Result<usize>),
+    Idle,
+    Stop,
+}
+
+impl Conn {
+    async fn read_loop(&mut self, reader: &mut ReadHalf<TcpStream>) -> End {
+        let mut decoder = FrameDecoder::new();
+        let mut buf = BytesMut::with_capacity(READ_BYTES);
+        let mut scratch = vec![0u8; READ_BYTES];
+        let idle = Duration::from_secs(self.ctx.limits.idle_timeout_secs);
+        loop {
+            loop {
+                match decoder.decode(&mut buf) {
+                    Ok(Some(frame)) => {
+                        if let Some(end) = self.on_frame(frame).await {
+                            return end;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return self.on_decode_error(e).await,
+                }
+            }
+            let stop = self.ctx.stop.clone();
+            let event = async { Event::Read(reader.read(&mut scratch).await) }
+                .or(async {
+                    glommio::timer::sleep(idle).await;
+                    Event::Idle
+                })
+                .or(async {
+                    let _ = stop.await;
+                    Event::Stop
+                })
+                .await;
+            match event {
+                Event::Read(Ok(0)) => {
+                    if decoder.pending_header().is_some() || !buf.is_empty() {
+                        tracing::debug!("connection closed inside a frame");
+                        return End::Fatal;
+                    }
+                    return End::Graceful;
+                }
+                Event::Read(Ok(n)) => buf.extend_from_slice(&scratch[..n]),
+                Event::Read(Err(e)) => {
+                    tracing::debug!(error = %e, "connection read failed");
+                    return End::Fatal;
+                }
+                Event::Idle if self.requests.len() > 0 => continue,
+                Event::Idle => {
+                    tracing::debug!("closing an idle connection");
+                    return End::Graceful;
+                }
+                Event::Stop => return End::Graceful,
+            }
+        }
+    }
+
+    async fn on_decode_error(&mut self, e: DecodeError) -> End {
+        tracing::debug!(error = %e, "frame error, closing the connection");
+        if e.header_trusted() {
+            let (op, id) = (CONNECTION_OPCODE, CONNECTION_REQUEST_ID);
+            let msg = format!("frame error: {e}");
+            self.sink.error(op, id, Status::BadRequest, &msg).await;
+        }
+        End::Fatal
+    }
+
+    /// Handles one frame; `Some` ends the connection.
+    async fn on_frame(&mut self, frame: Frame) -> Option<End> {
+        if !matches!(self.auth, AuthState::Ready) {
+            return self.on_handshake_frame(frame).await;
+        }
+        if frame.header.is_chunk() {
+            return self.on_chunk(frame).await;
+        }
+        self.on_request(frame).await
+    }
+
+    async fn on_handshake_frame(&mut self, frame: Frame) -> Option<End> {
+        let h = frame.header;
+        let state = std::mem::replace(&mut self.auth, AuthState::AwaitHello);
+        let expected = match &state {
+            AuthState::AwaitHello => Opcode::Hello,
+            _ => Opcode::Auth,
+        };
+        if h.is_chunk() || h.has_more() || h.opcode != expected.code() {
+            let msg = format!(
+                "expected {} before authentication, got opcode 0x{:04x}",
+                expected.name(),
+                h.opcode
+            );
+            let status = Status::NotAuthenticated;
+            self.sink.error(h.opcode, h.request_id, status, &msg).await;
+            return Some(End::Fatal);
+        }
+        match state {
+            AuthState::AwaitHello => self.on_hello(h, &frame.body).await,
+            AuthState::AwaitAuth {
+                access_key_id,
+                client_nonce,
+                server_nonce,
+            } => {
+                let auth = match Auth::decode(&frame.body) {
+                    Ok(auth) => auth,
+                    Err(e) => return self.reject(h, e.status(), &e.to_string()).await,
+                };
+                let keys = &self.ctx.keys;
+                if !keys.verify(&access_key_id, &client_nonce, &server_nonce, &auth.proof) {
+                    let msg = format!("access denied for access key {access_key_id:?}");
+                    return self.reject(h, Status::AccessDenied, &msg).await;
+                }
+                self.auth = AuthState::Ready;
+                self.principal = Rc::from(access_key_id.as_str());
+                let header = FrameHeader::response(h.opcode, h.request_id, Status::Ok);
+                self.sink.message(header, &Empty).await;
+                None
+            }
+            AuthState::Ready => unreachable!("handshake frames only before Ready"),
+        }
+    }
+
+    async fn on_hello(&mut self, h: FrameHeader, body: &[u8]) -> Option<End> {
+        let hello = match Hello::decode(body) {
+            Ok(hello) => hello,
+            Err(e) => return self.reject(h, e.status(), &e.to_string()).await,
+        };
+        let server_nonce: [u8; 32] = rand::random();
+        let challenge = Challenge {
+            server_nonce,
+            requests_in_flight_max: self.ctx.limits.requests_in_flight_max,
+        };
+        let header = FrameHeader::response(h.opcode, h.request_id, Status::Ok);
+        self.sink.message(header, &challenge).await;
+        self.auth = AuthState::AwaitAuth {
+            access_key_id: hello.access_key_id,
+            client_nonce: hello.client_nonce,
+            server_nonce,
+        };
+        None
+    }
+
+    /// Answers `h` with an error and closes the connection.
+    async fn reject(&mut self, h: FrameHeader, status: Status, msg: &str) -> Option<End> {
+        self.sink.error(h.opcode, h.request_id, status, msg).await;
+        Some(End::Fatal)
+    }
+
+    async fn on_request(&mut self, frame: Frame) -> Option<End> {
+        let h = frame.header;
+        if h.request_id == CONNECTION_REQUEST_ID {
+            let msg = "request id 0 is reserved for connection-level errors";
+            return self.reject(h, Status::BadRequest, msg).await;
+        }
+        if self.requests.0.borrow().contains_key(&h.request_id) {
+            let msg = format!("request id {} is already in flight", h.request_id);
+            return self.reject(h, Status::BadRequest, &msg).await;
+        }
+        let max = self.ctx.limits.requests_in_flight_max as usize;
+        if self.requests.len() >= 2 * max {
+            let msg = "far more requests in flight than the announced limit";
+            return self.reject(h, Status::Busy, msg).await;
+        }
+        let opcode = Opcode::try_from(h.opcode);
+        let refusal = match opcode {
+            Err(code) => Some((
+                Status::UnknownOpcode,
+                format!("unknown opcode 0x{code:04x}"),
+            )),
+            Ok(_) if self.requests.len() >= max => Some((
+                Status::Busy,
+                format!("more than {max} requests in flight on this connection"),
+            )),
+            Ok(op) if op.allowed_before_auth() => Some((
+                Status::BadRequest,
+                format!("{} after authentication", op.name()),
+            )),
+            Ok(op) if h.has_more() != op.request_has_body() && op != Opcode::PutObject => Some((
+                Status::BadRequest,
+                format!("{} has no request body: MORE must be clear", op.name()),
+            )),
+            Ok(_) => None,
+        };
+        if let Some((status, msg)) = refusal {
+            self.refuse(h, status, &msg).await;
+            return None;
+        }
+        let opcode = opcode.expect("checked above");
+        let put = if opcode == Opcode::PutObject {
+            match self.accept_put(h, &frame.body) {
+                Ok(put) => Some(put),
+                Err((status, msg)) => {
+                    self.refuse(h, status, &msg).await;
+                    return None;
+                }
+            }
+        } else {
+            self.register(h, None);
+            None
+        };
+        let ctx = self.ctx.clone();
+        let (sink, requests) = (self.sink.clone(), self.requests.clone());
+        let caller = dispatch::Caller {
+            access_key_id: self.principal.clone(),
+        };
+        glommio::spawn_local(async move {
+            dispatch::serve(ctx, sink, caller, frame, opcode, put).await;
+            requests.responded(h.request_id);
+        })
+        .detach();
+        None
+    }
+
+    /// Answers a request with an error at once; if chunks follow, they are discarded.
+    async fn refuse(&mut self, h: FrameHeader, status: Status, msg: &str) {
+        if h.has_more() {
+            let body = Some(BodyIn {
+                tx: None,
+                received: 0,
+                expected: 0,
+            });
+            let entry = InFlight {
+                opcode: h.opcode,
+                body,
+                responded: true,
+            };
+            self.requests.0.borrow_mut().insert(h.request_id, entry);
+        }
+        self.sink.error(h.opcode, h.request_id, status, msg).await;
+    }
+
+    /// Decodes a PutObject message and opens its body channel. The message frame has MORE
+    /// set iff chunks follow, which they must iff `content_length > 0`.
+    fn accept_put(
+        &mut self,
+        h: FrameHeader,
+        body: &[u8],
+    ) -> Result<dispatch::Put, (Status, String)> {
+        let message = PutObject::decode(body).map_err(|e| (e.status(), e.to_string()))?;
+        if h.has_more() != (message.content_length > 0) {
+            let msg = format!(
+                "PutObject with content_length {} must {}set MORE",
+                message.content_length,
+                if h.has_more() { "not " } else { "" }
+            );
+            return Err((Status::BadRequest, msg));
+        }
+        let (tx, rx) = mpsc::channel(PUT_BODY_QUEUE_DEPTH);
+        let body = h.has_more().then(|| BodyIn {
+            tx: Some(tx),
+            received: 0,
+            expected: message.content_length,
+        });
+        // Without chunks the sender is dropped here: the engine sees an empty body.
+        self.register(h, body);
+        Ok(dispatch::Put { message, body: rx })
+    }
+
+    /// Records a request in flight, with the upload body it still expects.
+    fn register(&mut self, h: FrameHeader, body: Option<BodyIn>) {
+        let entry = InFlight {
+            opcode: h.opcode,
+            body,
+            responded: false,
+        };
+        self.requests.0.borrow_mut().insert(h.request_id, entry);
+    }
+
+    async fn on_chunk(&mut self, frame: Frame) -> Option<End> {
+        let h = frame.header;
+        let Some(tx) = self.take_chunk(&frame) else {
+            let msg = format!("chunk frame for request {} without an upload", h.request_id);
+            return self.reject(h, Status::BadRequest, &msg).await;
+        };
+        if let Some(mut tx) = tx {
+            if !frame.body.is_empty() && tx.send(frame.body).await.is_err() {
+                self.discard_body(h.request_id);
+            }
+        }
+        if !h.has_more() {
+            self.body_done(h.request_id);
+        }
+        None
+    }
+
+    /// Accounts a chunk to its upload. `None`: no upload in progress for it (a broken
+    /// stream); `Some(None)`: discard it; `Some(Some(tx))`: forward it into `tx`.
+    fn take_chunk(&self, frame: &Frame) -> Option<Option<mpsc::Sender<Bytes>>> {
+        let h = frame.header;
+        let mut map = self.requests.0.borrow_mut();
+        let body = match map.get_mut(&h.request_id) {
+            Some(r) if r.opcode == h.opcode => r.body.as_mut()?,
+            _ => return None,
+        };
+        body.received += frame.body.len() as u64;
+        if frame.body.len() > CHUNK_BYTES_MAX || body.received > body.expected {
+            body.tx = None; // the engine fails the put with IncompleteBody
+        }
+        Some(if h.has_more() {
+            body.tx.clone()
+        } else {
+            body.tx.take()
+        })
+    }
+
+    /// The engine stopped reading this upload (it answered early): discard the rest.
+    fn discard_body(&self, id: u64) {
+        if let Some(Some(body)) = self
+            .requests
+            .0
+            .borrow_mut()
+            .get_mut(&id)
+            .map(|r| &mut r.body)
+        {
+            body.tx = None;
+        }
+    }
+
+    /// The upload's last chunk arrived: forget the request if it was also answered.
+    fn body_done(&self, id: u64) {
+        let mut map = self.requests.0.borrow_mut();
+        let answered = match map.get_mut(&id) {
+            Some(r) => {
+                r.body = None;
+                r.responded
+            }
+            None => false,
+        };
+        if answered {
+            map.remove(&id);
+        }
+    }
+}
+
+/// Answers a connection beyond the executor's share of `connections_max` with a
+/// connection-level `Busy` error frame, then closes it.
+pub async fn refuse_busy(mut stream: TcpStream) {
+    let mut out = BytesMut::new();
+    let (op, id) = (CONNECTION_OPCODE, CONNECTION_REQUEST_ID);
+    let msg = "too many connections; retry after a backoff";
+    encode_error_frame(op, id, Status::Busy, msg, &mut out);
+    if stream.write_all(&out).await.is_ok() {
+        let _ = stream.close().await;
+        let (mut reader, _writer) = stream.split();
+        linger(&mut reader).await;
+    }
+}
