@@ -14,4 +14,6 @@ fi
 
 export CARGO_TERM_COLOR=never
 # Device files live under target/ (a real filesystem: O_DIRECT does not work on tmpfs).
+# The black-box tests in tests/ start the real `ringstore` binary: build it first.
+cargo build -p ringstore-tools --locked
 cargo test --workspace --locked

@@ -70,7 +70,11 @@ fn format_devices(cfg: &ServeConfig) -> anyhow::Result<()> {
         data_shards: cfg.data_shards,
         parity_shards: cfg.parity_shards,
         device_bytes: cfg.device_size_bytes,
-        extent_bytes: cfg.extent_size_bytes,
+        extent_bytes: extent_bytes_for(
+            cfg.device_size_bytes,
+            cfg.extent_size_bytes,
+            cfg.partitions,
+        ),
         partitions: cfg.partitions,
         force: false,
         prefill: cfg.prefill,
@@ -128,5 +132,30 @@ mod tests {
         if matches!(first.root_key_source, RootKeySource::Created(_)) {
             assert_eq!(first.root_access_key_id, second.root_access_key_id);
         }
+    }
+}
+
+/// The configured extent size, shrunk (to a power of two, at least 1 MiB) for small devices
+/// so every partition still owns at least eight extents.
+pub fn extent_bytes_for(device_bytes: u64, configured: u64, partitions: usize) -> u64 {
+    const MIB: u64 = 1 << 20;
+    let per_partition = device_bytes.saturating_sub(2 * MIB) / (8 * partitions.max(1) as u64);
+    if per_partition >= configured {
+        return configured;
+    }
+    let mut e = MIB;
+    while e * 2 <= per_partition {
+        e *= 2;
+    }
+    e
+}
+
+#[cfg(test)]
+mod extent_tests {
+    #[test]
+    fn small_devices_get_small_extents() {
+        assert_eq!(super::extent_bytes_for(1 << 30, 16 << 20, 2), 16 << 20);
+        assert_eq!(super::extent_bytes_for(64 << 20, 16 << 20, 2), 2 << 20);
+        assert_eq!(super::extent_bytes_for(16 << 20, 16 << 20, 2), 1 << 20);
     }
 }

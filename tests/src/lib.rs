@@ -1,0 +1,206 @@
+//! Harness for black-box tests: starts the real `ringstore` binary on a free loopback port
+//! with a data directory of its own, and stops it (gracefully or with SIGKILL).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ACCESS_KEY_ID: &str = "RSTESTACCESSKEY00001";
+pub const SECRET: &str = "test-secret-0123456789abcdefghijklmnopqrstuv";
+
+/// The `ringstore` binary cargo built beside this test.
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile directory");
+    let bin = dir.join("ringstore");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p ringstore-tools`",
+        bin.display()
+    );
+    bin
+}
+
+/// A directory on the build's filesystem (O_DIRECT needs a real one, not tmpfs).
+pub fn scratch() -> PathBuf {
+    let dir = binary().parent().expect("profile dir").join("blackbox");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Daemon {
+    pub data_dir: PathBuf,
+    pub endpoint: String,
+    child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Daemon {
+    /// Starts a daemon with a fresh data directory under `target/`.
+    pub fn start() -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("daemon")
+            .tempdir_in(scratch())
+            .unwrap();
+        let mut d = Daemon::start_in(dir.path());
+        d._dir = Some(dir);
+        d
+    }
+
+    /// Starts the daemon again on the same data directory (after `kill9` or `stop`).
+    pub fn restart(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "stop or kill the daemon before restarting it"
+        );
+        let mut d = Daemon::start_in(&self.data_dir);
+        self.endpoint = std::mem::take(&mut d.endpoint);
+        self.child = d.child.take();
+    }
+
+    /// Starts a daemon on an existing data directory (which the caller keeps).
+    pub fn start_in(data_dir: &Path) -> Daemon {
+        let port = free_port();
+        let endpoint = format!("127.0.0.1:{port}");
+        let child = Command::new(binary())
+            .args([
+                "serve",
+                "--device-size",
+                "128MiB",
+                "--no-prefill",
+                "--cores",
+                "2",
+                "--listen",
+                &endpoint,
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("RINGSTORE_ROOT_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("RINGSTORE_ROOT_SECRET_ACCESS_KEY", SECRET)
+            .env(
+                "RINGSTORE_LOG",
+                std::env::var("RINGSTORE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start ringstore serve");
+        let d = Daemon {
+            data_dir: data_dir.to_path_buf(),
+            endpoint,
+            child: Some(child),
+            _dir: None,
+        };
+        d.wait_ready();
+        d
+    }
+
+    fn wait_ready(&self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if std::net::TcpStream::connect(&self.endpoint).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("ringstore did not listen on {} within 60 s", self.endpoint);
+    }
+
+    pub fn client_config(&self) -> ringstore_client::ClientConfig {
+        ringstore_client::ClientConfig::new(self.endpoint.clone(), ACCESS_KEY_ID, SECRET)
+    }
+
+    pub async fn client(&self) -> ringstore_client::Client {
+        ringstore_client::Client::connect(self.client_config())
+            .await
+            .expect("connect and authenticate")
+    }
+
+    /// Runs the CLI against this daemon.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_stdin(args, None)
+    }
+
+    pub fn cli_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(binary())
+            .args(args)
+            .env("RINGSTORE_ENDPOINT", &self.endpoint)
+            .env("RINGSTORE_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("RINGSTORE_SECRET_ACCESS_KEY", SECRET)
+            .env("RINGSTORE_LOG", "warn")
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run ringstore");
+        if let Some(data) = stdin {
+            child.stdin.take().unwrap().write_all(data).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// SIGKILL: no chance to flush or checkpoint.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit; returns the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("daemon running");
+        // SAFETY: sending a signal to our own child process, whose pid we hold.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        let start = Instant::now();
+        loop {
+            if let Some(s) = c.try_wait().unwrap() {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                c.kill().unwrap();
+                panic!("ringstore did not exit within 60 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Deterministic test content.
+pub fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}

@@ -1,0 +1,29 @@
+//! `ringstore serve`: the daemon on an embedded default configuration.
+
+use anyhow::Result;
+use ringstore_server::ServeConfig;
+
+use crate::args::ServeArgs;
+use crate::uri::parse_size;
+
+pub fn serve(args: ServeArgs) -> Result<()> {
+    let mut cfg = ServeConfig::load(args.config.as_deref())?;
+    if let Some(d) = args.data_dir {
+        cfg.data_dir = d;
+    }
+    if let Some(s) = args.device_size {
+        cfg.device_size_bytes = parse_size(&s)?;
+    }
+    if let Some(l) = args.listen {
+        cfg.listen = l
+            .parse()
+            .map_err(|e| anyhow::anyhow!("invalid --listen address {l:?}: {e}"))?;
+    }
+    if let Some(c) = args.cores {
+        cfg.cores = c;
+    }
+    if args.no_prefill {
+        cfg.prefill = false;
+    }
+    ringstore_server::run(cfg)
+}
