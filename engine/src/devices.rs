@@ -19,10 +19,14 @@ pub struct Devices {
     failed: RefCell<Vec<bool>>,
     pub layout: Layout,
     pub geometry: Geometry,
+    shared: std::sync::Arc<crate::shared::Shared>,
 }
 
 impl Devices {
-    pub async fn open(id: &Identified) -> io::Result<Devices> {
+    pub async fn open(
+        id: &Identified,
+        shared: std::sync::Arc<crate::shared::Shared>,
+    ) -> io::Result<Devices> {
         let mut files = Vec::with_capacity(id.devices.len());
         for d in &id.devices {
             match d {
@@ -46,6 +50,7 @@ impl Devices {
             files,
             layout: id.layout,
             geometry,
+            shared,
         })
     }
 
@@ -80,6 +85,7 @@ impl Devices {
                 tracing::error!(device = dev, error = %e, "device I/O error: device marked failed");
             }
             self.failed.borrow_mut()[dev] = true;
+            self.shared.devices[dev].mark_failed();
         }
     }
 

@@ -157,7 +157,7 @@ impl Engine {
             cfg.executors
         }
         .clamp(1, partitions);
-        let shared = Shared::new(layout);
+        let shared = Shared::new(layout, &id.devices);
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..partitions).map(|_| mpsc::channel(INBOX_DEPTH)).unzip();
         let handle = Handle {
@@ -282,7 +282,7 @@ async fn start_partitions(
     mine: &[(usize, mpsc::Receiver<Request>)],
     shared: &Arc<Shared>,
 ) -> Result<Vec<Rc<Partition>>, Error> {
-    let dev = Rc::new(Devices::open(id).await?);
+    let dev = Rc::new(Devices::open(id, shared.clone()).await?);
     // Checkpoints and compaction run here: a small share of the CPU, no latency promise.
     let background = glommio::executor().create_task_queue(
         glommio::Shares::Static(50),

@@ -55,16 +55,65 @@ pub struct CachedBucket {
     pub deleting: bool,
 }
 
+/// What one device of the set is doing, as every core sees it.
+#[derive(Debug)]
+pub struct DeviceHealth {
+    /// The path it was opened from (empty when missing at start).
+    pub path: String,
+    state: std::sync::atomic::AtomicU8,
+    /// I/O errors seen on it.
+    pub errors: Counter,
+}
+
+/// A device's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceState {
+    Up,
+    /// Not found at start.
+    Missing,
+    /// Returned an I/O error; no longer read or written.
+    Failed,
+}
+
+impl DeviceHealth {
+    pub fn state(&self) -> DeviceState {
+        match self.state.load(Ordering::Relaxed) {
+            0 => DeviceState::Up,
+            1 => DeviceState::Missing,
+            _ => DeviceState::Failed,
+        }
+    }
+
+    pub fn mark_failed(&self) {
+        self.errors.inc();
+        self.state.store(2, Ordering::Relaxed);
+    }
+}
+
 pub struct Shared {
     pub layout: Layout,
+    /// One entry per device index.
+    pub devices: Vec<DeviceHealth>,
     pub buckets: ArcSwap<BTreeMap<String, CachedBucket>>,
     pub stats: Stats,
 }
 
 impl Shared {
-    pub fn new(layout: Layout) -> Arc<Shared> {
+    pub fn new(layout: Layout, devices: &[Option<crate::device_set::DeviceInfo>]) -> Arc<Shared> {
+        let devices = devices
+            .iter()
+            .map(|d| DeviceHealth {
+                path: d
+                    .as_ref()
+                    .map(|d| d.path.display().to_string())
+                    .unwrap_or_default(),
+                state: std::sync::atomic::AtomicU8::new(if d.is_some() { 0 } else { 1 }),
+                errors: Counter::default(),
+            })
+            .collect();
         Arc::new(Shared {
             layout,
+            devices,
             buckets: ArcSwap::from_pointee(BTreeMap::new()),
             stats: Stats::default(),
         })

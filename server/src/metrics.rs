@@ -1,5 +1,6 @@
 //! The AdminStatus document: executors, partitions, devices and the engine's counters.
 
+use ringstore_engine::shared::DeviceState;
 use ringstore_engine::PartitionStatus;
 use serde_json::json;
 
@@ -8,11 +9,11 @@ use crate::listener::ExecutorCtx;
 /// The JSON answer to AdminStatus. Scrub and other background workers report here once
 /// they exist; for now the only background work is checkpointing and compaction, which the
 /// partitions run on their low-share task queue.
-pub fn status_json(ctx: &ExecutorCtx, partitions: &[PartitionStatus]) -> String {
+pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
     let shared = &ctx.handle.shared;
     let layout = &shared.layout;
     let s = &shared.stats;
-    let partitions: Vec<_> = partitions
+    let partitions: Vec<_> = parts
         .iter()
         .map(|p| {
             json!({
@@ -25,6 +26,25 @@ pub fn status_json(ctx: &ExecutorCtx, partitions: &[PartitionStatus]) -> String 
             })
         })
         .collect();
+    let health: Vec<_> = shared
+        .devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let state = match d.state() {
+                DeviceState::Up => "up",
+                DeviceState::Missing => "missing",
+                DeviceState::Failed => "failed",
+            };
+            json!({ "index": i, "path": d.path, "state": state, "io_errors": d.errors.get() })
+        })
+        .collect();
+    // User bytes an extent holds: one extent on each of the k data devices.
+    let extent_user_bytes = layout.extent_bytes * layout.data_shards as u64;
+    let extents_total: u64 = parts.iter().map(|p| p.extents_total as u64).sum();
+    let extents_free: u64 = parts.iter().map(|p| p.extents_free as u64).sum();
+    let partitions_objects: u64 = parts.iter().map(|p| p.objects).sum();
+    let partitions_object_bytes: u64 = parts.iter().map(|p| p.object_bytes).sum();
     let doc = json!({
         "server": {
             "version": env!("CARGO_PKG_VERSION"),
@@ -42,6 +62,13 @@ pub fn status_json(ctx: &ExecutorCtx, partitions: &[PartitionStatus]) -> String 
             "device_bytes": layout.device_bytes,
             "extent_bytes": layout.extent_bytes,
             "extents_per_device": layout.extent_count,
+            "health": health,
+        },
+        "capacity": {
+            "bytes": extent_user_bytes * extents_total,
+            "free_bytes": extent_user_bytes * extents_free,
+            "objects": partitions_objects,
+            "object_bytes": partitions_object_bytes,
         },
         "partitions": partitions,
         "counters": {
