@@ -44,7 +44,7 @@ pub struct EngineConfig {
     pub devices: Vec<PathBuf>,
     /// Executors (threads) to run; 0 = one per available core. Never more than partitions.
     pub executors: usize,
-    /// Pin executor i to CPU i.
+    /// Pin executor i to CPU i (the default: one executor per core, each on its own).
     pub pin: bool,
     pub hook: Option<ExecutorHook>,
 }
@@ -54,7 +54,7 @@ impl EngineConfig {
         EngineConfig {
             devices,
             executors: 0,
-            pin: false,
+            pin: true,
             hook: None,
         }
     }
