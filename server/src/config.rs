@@ -41,6 +41,12 @@ pub struct ServeConfig {
     /// Address of the HTTP (OSS / S3) adapter. Unused for now: the HTTP adapter lands
     /// later. Default `127.0.0.1:9000`.
     pub http_listen: SocketAddr,
+    /// Address of the Prometheus metrics endpoint (`GET /metrics`, plain HTTP/1.1, served
+    /// on its own thread). Port 0 picks a free port. In TOML an address string enables it
+    /// and the empty string `metrics_listen = ""` disables it (TOML has no null); leaving
+    /// the key out keeps the default. Default `127.0.0.1:9401`.
+    #[serde(with = "optional_addr")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Open binary-protocol connections, shared evenly among the executors; beyond it a
     /// connection is answered `Busy` and closed. Default 1024.
     pub connections_max: usize,
@@ -68,6 +74,7 @@ impl Default for ServeConfig {
             cores: 0,
             listen: "127.0.0.1:9400".parse().expect("valid address"),
             http_listen: "127.0.0.1:9000".parse().expect("valid address"),
+            metrics_listen: Some("127.0.0.1:9401".parse().expect("valid address")),
             connections_max: 1024,
             requests_in_flight_max: 64,
             idle_timeout_secs: 300,
@@ -126,6 +133,33 @@ impl ServeConfig {
     }
 }
 
+/// `Option<SocketAddr>` as a TOML string: `""` is `None`, anything else must parse as an
+/// address. Serializing writes `""` for `None`, so a written file reads back the same.
+mod optional_addr {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(addr: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match addr {
+            Some(addr) => s.collect_str(addr),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid address {text:?} ({e}); use \"\" to disable"
+            ))
+        })
+    }
+}
+
 fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -143,6 +177,26 @@ mod tests {
         assert!(!cfg.prefill);
         assert!(toml::from_str::<ServeConfig>("lisen = \"0.0.0.0:1\"").is_err());
         assert_eq!(ServeConfig::load(None).unwrap(), ServeConfig::default());
+    }
+
+    #[test]
+    fn metrics_listen_is_an_address_or_empty_to_disable() {
+        let cfg: ServeConfig = toml::from_str("").unwrap();
+        assert_eq!(cfg.metrics_listen, Some("127.0.0.1:9401".parse().unwrap()));
+        let cfg: ServeConfig = toml::from_str("metrics_listen = \"0.0.0.0:9500\"").unwrap();
+        assert_eq!(cfg.metrics_listen, Some("0.0.0.0:9500".parse().unwrap()));
+        let cfg: ServeConfig = toml::from_str("metrics_listen = \"\"").unwrap();
+        assert_eq!(cfg.metrics_listen, None);
+        assert!(toml::from_str::<ServeConfig>("metrics_listen = \"nope\"").is_err());
+        // A written configuration reads back the same, disabled or not.
+        for metrics_listen in [None, Some("127.0.0.1:1".parse().unwrap())] {
+            let cfg = ServeConfig {
+                metrics_listen,
+                ..ServeConfig::default()
+            };
+            let text = toml::to_string(&cfg).unwrap();
+            assert_eq!(toml::from_str::<ServeConfig>(&text).unwrap(), cfg);
+        }
     }
 
     #[test]

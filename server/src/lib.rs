@@ -6,7 +6,8 @@
 //! connection is served on its executor (`connection`): frames are decoded, the handshake
 //! is enforced, and every request runs in its own task (`dispatch`), which calls the
 //! engine's `Handle` and maps its errors to statuses (`errors`) and its types to the
-//! protocol's (`convert`). One writer task per connection sends every frame.
+//! protocol's (`convert`). One writer task per connection sends every frame. Beside the
+//! engine cores, one std thread serves Prometheus scrapes (`metrics_http`).
 //!
 //! Modules:
 //! - `config`: `ServeConfig`, TOML-loadable, every default documented.
@@ -17,7 +18,8 @@
 //! - `dispatch`: one function per operation.
 //! - `errors`: engine `Error` → protocol `Status`.
 //! - `convert`: engine types ↔ protocol types.
-//! - `metrics`: the AdminStatus document.
+//! - `metrics`: the AdminStatus document and the Prometheus text exposition.
+//! - `metrics_http`: the `GET /metrics` endpoint (`metrics_listen`) on its own thread.
 //! - `signals`: SIGINT / SIGTERM for `run`.
 //!
 //! The HTTP adapter (`http_listen`) lands later, on its own runtime, through `client/`.
@@ -31,6 +33,7 @@ pub mod errors;
 pub mod keys;
 pub mod listener;
 pub mod metrics;
+pub mod metrics_http;
 pub mod signals;
 
 pub use config::ServeConfig;
@@ -44,6 +47,9 @@ pub fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     let termination = signals::Termination::block()?;
     let server = start(cfg)?;
     eprintln!("ringstore listening on {}", server.local_addr());
+    if let Some(addr) = server.metrics_addr() {
+        eprintln!("ringstore metrics at http://{addr}/metrics");
+    }
     let signal = termination.wait()?;
     tracing::info!(signal, "shutting down");
     server.shutdown();

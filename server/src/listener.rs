@@ -25,6 +25,7 @@ use crate::config::ServeConfig;
 use crate::connection;
 use crate::data_dir::prepare;
 use crate::keys::KeyStore;
+use crate::metrics_http::{self, MetricsServer};
 
 /// How long shutdown waits for connections to finish their requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -93,6 +94,8 @@ pub struct Server {
     local_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     state: Arc<ServerState>,
+    /// The Prometheus endpoint, unless `metrics_listen` disabled it.
+    metrics: Option<MetricsServer>,
 }
 
 impl Server {
@@ -102,18 +105,28 @@ impl Server {
         self.local_addr
     }
 
+    /// The address of the Prometheus endpoint (with the real port when the configuration
+    /// asked for port 0), or `None` when `metrics_listen` disabled it.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsServer::local_addr)
+    }
+
     /// The engine's handle, for in-process tools and tests.
     pub fn handle(&self) -> Handle {
         self.engine.as_ref().expect("running").handle()
     }
 
-    /// Stops accepting, lets requests in flight finish (at most `DRAIN_TIMEOUT`), then
-    /// checkpoints and stops the engine.
+    /// Stops the metrics endpoint and stops accepting, lets requests in flight finish (at
+    /// most `DRAIN_TIMEOUT`), then checkpoints and stops the engine.
     pub fn shutdown(mut self) {
         self.stop_now();
     }
 
     fn stop_now(&mut self) {
+        // First, while the engine still answers the scrape being served, if any.
+        if let Some(metrics) = self.metrics.take() {
+            metrics.shutdown();
+        }
         let Some(engine) = self.engine.take() else {
             return;
         };
@@ -146,6 +159,8 @@ pub fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
     cfg.check()?;
     check_memlock()?;
     check_port_free(cfg.listen)?;
+    // Bound before the engine starts, so a busy port fails the start before any work.
+    let metrics_listener = cfg.metrics_listen.map(metrics_http::bind).transpose()?;
     let prepared = prepare(&cfg)?;
     tracing::info!(
         access_key_id = %prepared.root_access_key_id,
@@ -178,6 +193,7 @@ pub fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
         local_addr: cfg.listen,
         stop: Some(stop_tx),
         state,
+        metrics: None,
     };
     for _ in 0..executors {
         let bound = bound_rx
@@ -190,6 +206,11 @@ pub fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
         executors,
         "serving the binary protocol"
     );
+    if let Some(listener) = metrics_listener {
+        let metrics = MetricsServer::spawn(listener, server.handle())?;
+        tracing::info!(addr = %metrics.local_addr(), "serving metrics at /metrics");
+        server.metrics = Some(metrics);
+    }
     Ok(server)
 }
 

@@ -1,7 +1,11 @@
-//! The AdminStatus document: executors, partitions, devices and the engine's counters.
+//! What the server reports about itself: the AdminStatus document (executors, partitions,
+//! devices and the engine's counters) and the same counters and partition gauges in the
+//! Prometheus text exposition format (served by `metrics_http`).
+
+use std::fmt::Write as _;
 
 use ringstore_engine::shared::DeviceState;
-use ringstore_engine::PartitionStatus;
+use ringstore_engine::{Handle, PartitionStatus};
 use serde_json::json;
 
 use crate::listener::ExecutorCtx;
@@ -91,4 +95,186 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
         },
     });
     doc.to_string()
+}
+
+/// The Prometheus text exposition (format 0.0.4) of the engine's counters, the partitions'
+/// gauges and the device set.
+pub fn prometheus_text(handle: &Handle, partitions: &[PartitionStatus]) -> String {
+    let s = &handle.shared.stats;
+    let mut out = Exposition::default();
+    let counters = [
+        ("ringstore_puts_total", "Objects put.", s.puts.get()),
+        ("ringstore_gets_total", "Objects read.", s.gets.get()),
+        (
+            "ringstore_deletes_total",
+            "Objects deleted.",
+            s.deletes.get(),
+        ),
+        (
+            "ringstore_lists_total",
+            "Object listings served.",
+            s.lists.get(),
+        ),
+        (
+            "ringstore_bytes_in_total",
+            "Object bytes received.",
+            s.bytes_in.get(),
+        ),
+        (
+            "ringstore_bytes_out_total",
+            "Object bytes sent.",
+            s.bytes_out.get(),
+        ),
+    ];
+    for (name, help, value) in counters {
+        out.family(name, "counter", help, "", &[("", value)]);
+    }
+    out.family(
+        "ringstore_device_bytes_written_total",
+        "counter",
+        "Bytes written to the devices (all shards, headers and padding), by what they hold.",
+        "kind",
+        &[
+            ("data", s.data_bytes_written.get()),
+            ("log", s.log_bytes_written.get()),
+            ("checkpoint", s.checkpoint_bytes_written.get()),
+        ],
+    );
+    let counters = [
+        (
+            "ringstore_checkpoints_total",
+            "Checkpoints written.",
+            s.checkpoints.get(),
+        ),
+        (
+            "ringstore_blocks_corrupt_total",
+            "Blocks that failed verification when read.",
+            s.corrupt_blocks.get(),
+        ),
+        (
+            "ringstore_blocks_rebuilt_total",
+            "Blocks rebuilt from parity.",
+            s.rebuilt_blocks.get(),
+        ),
+        (
+            "ringstore_blocks_unrecoverable_total",
+            "Blocks that could not be rebuilt (more shards lost than parity).",
+            s.unrecoverable_blocks.get(),
+        ),
+    ];
+    for (name, help, value) in counters {
+        out.family(name, "counter", help, "", &[("", value)]);
+    }
+    partition_gauges(&mut out, partitions);
+    let devices = handle.shared.layout.device_count() as u64;
+    let count = |s: DeviceState| {
+        handle
+            .shared
+            .devices
+            .iter()
+            .filter(|d| d.state() == s)
+            .count() as u64
+    };
+    out.family(
+        "ringstore_devices",
+        "gauge",
+        "Devices in the set, by state.",
+        "state",
+        &[
+            ("configured", devices),
+            ("up", count(DeviceState::Up)),
+            ("missing", count(DeviceState::Missing)),
+            ("failed", count(DeviceState::Failed)),
+        ],
+    );
+    out.text
+}
+
+fn partition_gauges(out: &mut Exposition, partitions: &[PartitionStatus]) {
+    type Field = fn(&PartitionStatus) -> u64;
+    let gauges: [(&str, &str, Field); 4] = [
+        ("ringstore_partition_objects", "Objects stored.", |p| {
+            p.objects
+        }),
+        (
+            "ringstore_partition_object_bytes",
+            "Object bytes stored.",
+            |p| p.object_bytes,
+        ),
+        (
+            "ringstore_partition_extents_free",
+            "Extents free for new data.",
+            |p| p.extents_free as u64,
+        ),
+        (
+            "ringstore_partition_extents_total",
+            "Extents the partition owns.",
+            |p| p.extents_total as u64,
+        ),
+    ];
+    for (name, help, field) in gauges {
+        let labels: Vec<String> = partitions.iter().map(|p| p.partition.to_string()).collect();
+        let samples: Vec<(&str, u64)> = labels
+            .iter()
+            .zip(partitions)
+            .map(|(label, p)| (label.as_str(), field(p)))
+            .collect();
+        out.family(name, "gauge", help, "partition", &samples);
+    }
+}
+
+/// A text exposition being written: every family once, its samples together.
+#[derive(Default)]
+struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    /// Writes one family. With `label` empty, `samples` holds one unlabelled sample (its
+    /// label value ignored); otherwise each sample is `name{label="value"}`.
+    fn family(&mut self, name: &str, kind: &str, help: &str, label: &str, samples: &[(&str, u64)]) {
+        assert!(!help.contains(['\\', '\n']), "HELP text needs no escaping");
+        assert!(
+            !label.is_empty() || samples.len() == 1,
+            "an unlabelled family has one sample"
+        );
+        let t = &mut self.text;
+        // Writing to a String cannot fail.
+        let _ = writeln!(t, "# HELP {name} {help}");
+        let _ = writeln!(t, "# TYPE {name} {kind}");
+        for (value_label, value) in samples {
+            if label.is_empty() {
+                let _ = writeln!(t, "{name} {value}");
+            } else {
+                let escaped = escape_label_value(value_label);
+                let _ = writeln!(t, "{name}{{{label}=\"{escaped}\"}} {value}");
+            }
+        }
+    }
+}
+
+/// Label values escape `\`, `"` and newlines.
+fn escape_label_value(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_and_samples() {
+        let mut out = Exposition::default();
+        out.family("a_total", "counter", "A.", "", &[("", 3)]);
+        out.family("b", "gauge", "B.", "partition", &[("0", 1), ("1", 2)]);
+        assert_eq!(
+            out.text,
+            "# HELP a_total A.\n# TYPE a_total counter\na_total 3\n\
+             # HELP b B.\n# TYPE b gauge\nb{partition=\"0\"} 1\nb{partition=\"1\"} 2\n"
+        );
+        assert_eq!(escape_label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+    }
 }

@@ -43,6 +43,8 @@ pub fn free_port() -> u16 {
 pub struct Daemon {
     pub data_dir: PathBuf,
     pub endpoint: String,
+    /// The Prometheus endpoint (host:port).
+    pub metrics: String,
     child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -67,6 +69,7 @@ impl Daemon {
         );
         let mut d = Daemon::start_in(&self.data_dir);
         self.endpoint = std::mem::take(&mut d.endpoint);
+        self.metrics = std::mem::take(&mut d.metrics);
         self.child = d.child.take();
     }
 
@@ -74,6 +77,7 @@ impl Daemon {
     pub fn start_in(data_dir: &Path) -> Daemon {
         let port = free_port();
         let endpoint = format!("127.0.0.1:{port}");
+        let metrics = format!("127.0.0.1:{}", free_port());
         let child = Command::new(binary())
             .args([
                 "serve",
@@ -84,6 +88,8 @@ impl Daemon {
                 "2",
                 "--listen",
                 &endpoint,
+                "--metrics-listen",
+                &metrics,
             ])
             .arg("--data-dir")
             .arg(data_dir)
@@ -100,6 +106,7 @@ impl Daemon {
         let d = Daemon {
             data_dir: data_dir.to_path_buf(),
             endpoint,
+            metrics,
             child: Some(child),
             _dir: None,
         };
@@ -190,6 +197,28 @@ impl Drop for Daemon {
             let _ = c.wait();
         }
     }
+}
+
+/// GET of a path on the daemon's metrics endpoint: (status code, body).
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the metrics endpoint");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_string());
+    (code, body)
 }
 
 /// Deterministic test content.

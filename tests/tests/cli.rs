@@ -71,6 +71,13 @@ fn cli_round_trips_listing_and_exit_codes() {
         status.contains("\"health\"") && status.contains("\"up\""),
         "{status}"
     );
+    let (code, metrics) = ringstore_tests::http_get(&d.metrics, "/metrics");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("ringstore_puts_total")
+            && metrics.contains("ringstore_devices{state=\"up\"} 6"),
+        "{metrics}"
+    );
     // Errors: a script can tell them apart by exit code.
     assert_eq!(d.cli(&["stat", "rs://clibkt/nope"]).status.code(), Some(3));
     assert_eq!(

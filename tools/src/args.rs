@@ -137,6 +137,9 @@ pub struct ServeArgs {
     /// Binary-protocol listen address.
     #[arg(long)]
     pub listen: Option<String>,
+    /// Prometheus metrics endpoint address (GET /metrics); an empty value turns it off.
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
     /// Engine cores (executors); 0 = all.
     #[arg(long)]
     pub cores: Option<usize>,

@@ -19,6 +19,16 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             .parse()
             .map_err(|e| anyhow::anyhow!("invalid --listen address {l:?}: {e}"))?;
     }
+    if let Some(m) = args.metrics_listen {
+        cfg.metrics_listen = if m.is_empty() {
+            None
+        } else {
+            Some(
+                m.parse()
+                    .map_err(|e| anyhow::anyhow!("invalid --metrics-listen address {m:?}: {e}"))?,
+            )
+        };
+    }
     if let Some(c) = args.cores {
         cfg.cores = c;
     }
