@@ -274,11 +274,7 @@ impl Root {
         w.u32(self.checkpoint_runs.len() as u32);
         assert_eq!(w.buf.len(), ROOT_FIXED_BYTES);
         for r in &self.checkpoint_runs {
-            w.u32(r.extent);
-            w.u32(r.generation);
-            w.u32(r.first_block);
-            w.u32(r.stripes);
-            w.u16(r.last_rows);
+            r.encode(&mut w);
         }
         w.buf.resize(BLOCK_BYTES - 4, 0);
         let crc = crc32c::crc32c(&w.buf);
@@ -321,13 +317,7 @@ impl Root {
             return None;
         }
         for _ in 0..n {
-            root.checkpoint_runs.push(Run {
-                extent: r.u32().ok()?,
-                generation: r.u32().ok()?,
-                first_block: r.u32().ok()?,
-                stripes: r.u32().ok()?,
-                last_rows: r.u16().ok()?,
-            });
+            root.checkpoint_runs.push(Run::decode(&mut r).ok()?);
         }
         Some(root)
     }

@@ -49,6 +49,27 @@ pub struct Run {
     pub last_rows: u16,
 }
 
+impl Run {
+    /// 18 bytes: extent u32, generation u32, first_block u32, stripes u32, last_rows u16.
+    pub fn encode(&self, w: &mut Writer) {
+        w.u32(self.extent);
+        w.u32(self.generation);
+        w.u32(self.first_block);
+        w.u32(self.stripes);
+        w.u16(self.last_rows);
+    }
+
+    pub fn decode(r: &mut Reader) -> Result<Run, RecordError> {
+        Ok(Run {
+            extent: r.u32()?,
+            generation: r.u32()?,
+            first_block: r.u32()?,
+            stripes: r.u32()?,
+            last_rows: r.u16()?,
+        })
+    }
+}
+
 /// One object (the current version) in the index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectEntry {
@@ -265,11 +286,7 @@ pub fn encode_entry(w: &mut Writer, e: &ObjectEntry) {
             w.u64(s.stamp);
             w.u32(s.runs.len() as u32);
             for r in s.runs.iter() {
-                w.u32(r.extent);
-                w.u32(r.generation);
-                w.u32(r.first_block);
-                w.u32(r.stripes);
-                w.u16(r.last_rows);
+                r.encode(w);
             }
         }
     }
@@ -293,13 +310,7 @@ pub fn decode_entry(r: &mut Reader) -> Result<ObjectEntry, RecordError> {
             }
             let mut runs = Vec::with_capacity(n);
             for _ in 0..n {
-                runs.push(Run {
-                    extent: r.u32()?,
-                    generation: r.u32()?,
-                    first_block: r.u32()?,
-                    stripes: r.u32()?,
-                    last_rows: r.u16()?,
-                });
+                runs.push(Run::decode(r)?);
             }
             ObjectData::Stripes(StripeData {
                 stamp,
