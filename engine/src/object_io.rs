@@ -19,7 +19,8 @@ use crate::constants::{BLOCK_BYTES, INLINE_BYTES_MAX, STRIPE_BLOCKS_MAX};
 use crate::error::Error;
 use crate::partition::Partition;
 use crate::record::{
-    decode_extra, encode_extra, InlineLoc, ObjectData, ObjectEntry, Record, Run, StripeData,
+    decode_extra, encode_extra, InlineLoc, ObjectData, ObjectEntry, Record, Run, Segment,
+    StripeData,
 };
 use crate::state::Applied;
 use crate::stripe::StripeId;
@@ -288,9 +289,13 @@ impl Partition {
                 got: received,
             });
         }
-        Ok(StripeData {
+        let segment = Segment {
+            len,
             stamp,
             runs: runs.into_boxed_slice(),
+        };
+        Ok(StripeData {
+            segments: vec![segment].into_boxed_slice(),
         })
     }
 
@@ -451,36 +456,40 @@ impl Partition {
                 out.push((id, l.offset as usize + start as usize, len as usize));
             }
             ObjectData::Stripes(s) => {
-                let full = self.dev.geometry.stripe_bytes(STRIPE_BLOCKS_MAX) as u64;
+                let g = self.dev.geometry;
                 let (mut at, end) = (start, start + len);
-                let mut base = 0u64;
-                for r in s.runs.iter() {
-                    for j in 0..r.stripes {
-                        let rows = if j + 1 == r.stripes {
-                            r.last_rows
-                        } else {
-                            STRIPE_BLOCKS_MAX as u16
-                        };
-                        let size = (self.dev.geometry.stripe_bytes(rows as usize) as u64)
-                            .min(e.size - base);
-                        let stripe_end = base + size.min(full);
-                        if at < stripe_end && at < end {
-                            let take = stripe_end.min(end) - at;
-                            let id = StripeId {
-                                kind: BlockKind::Data,
-                                set_id: self.set_id(),
-                                partition: self.id,
-                                extent: r.extent,
-                                generation: r.generation,
-                                first_block: r.first_block + j * STRIPE_BLOCKS_MAX as u32,
-                                rows,
-                                stamp: s.stamp,
+                let mut seg_base = 0u64;
+                for seg in s.segments.iter() {
+                    let seg_end = seg_base + seg.len;
+                    let mut base = seg_base;
+                    for r in seg.runs.iter() {
+                        for j in 0..r.stripes {
+                            let rows = if j + 1 == r.stripes {
+                                r.last_rows
+                            } else {
+                                STRIPE_BLOCKS_MAX as u16
                             };
-                            out.push((id, (at - base) as usize, take as usize));
-                            at += take;
+                            let stripe_end =
+                                base + (g.stripe_bytes(rows as usize) as u64).min(seg_end - base);
+                            if at < stripe_end && at < end {
+                                let take = stripe_end.min(end) - at;
+                                let id = StripeId {
+                                    kind: BlockKind::Data,
+                                    set_id: self.set_id(),
+                                    partition: self.id,
+                                    extent: r.extent,
+                                    generation: r.generation,
+                                    first_block: r.first_block + j * STRIPE_BLOCKS_MAX as u32,
+                                    rows,
+                                    stamp: seg.stamp,
+                                };
+                                out.push((id, (at - base) as usize, take as usize));
+                                at += take;
+                            }
+                            base = stripe_end;
                         }
-                        base += full;
                     }
+                    seg_base = seg_end;
                 }
             }
         }

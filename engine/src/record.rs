@@ -31,10 +31,19 @@ pub struct InlineLoc {
     pub len: u32,
 }
 
-/// Stripes of one object write. Every stripe but the object's last has `STRIPE_BLOCKS_MAX`
-/// rows; runs are consecutive stripes in one extent.
+/// An object's bytes in data stripes, as segments in byte order. A segment is what one
+/// write stored (a simple put today; a multipart part or an append later), so joining
+/// segments makes one object out of several writes without copying a byte.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StripeData {
+    pub segments: Box<[Segment]>,
+}
+
+/// `len` bytes written by one write: its stripes share `stamp`, and every stripe but the
+/// segment's last has `STRIPE_BLOCKS_MAX` rows. Runs are consecutive stripes in one extent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub len: u64,
     pub stamp: u64,
     pub runs: Box<[Run]>,
 }
@@ -283,10 +292,14 @@ pub fn encode_entry(w: &mut Writer, e: &ObjectEntry) {
         }
         ObjectData::Stripes(s) => {
             w.u8(DATA_STRIPES);
-            w.u64(s.stamp);
-            w.u32(s.runs.len() as u32);
-            for r in s.runs.iter() {
-                r.encode(w);
+            w.u32(s.segments.len() as u32);
+            for seg in s.segments.iter() {
+                w.u64(seg.len);
+                w.u64(seg.stamp);
+                w.u32(seg.runs.len() as u32);
+                for r in seg.runs.iter() {
+                    r.encode(w);
+                }
             }
         }
     }
@@ -303,18 +316,28 @@ pub fn decode_entry(r: &mut Reader) -> Result<ObjectEntry, RecordError> {
         DATA_EMPTY => ObjectData::Empty,
         DATA_INLINE => ObjectData::Inline(decode_inline_loc(r)?),
         DATA_STRIPES => {
-            let stamp = r.u64()?;
-            let n = r.u32()? as usize;
-            if n > r.buf.len() {
-                return Err(RecordError("run count"));
+            let count = r.u32()? as usize;
+            if count > r.buf.len() {
+                return Err(RecordError("segment count"));
             }
-            let mut runs = Vec::with_capacity(n);
-            for _ in 0..n {
-                runs.push(Run::decode(r)?);
+            let mut segments = Vec::with_capacity(count);
+            for _ in 0..count {
+                let (len, stamp, n) = (r.u64()?, r.u64()?, r.u32()? as usize);
+                if n > r.buf.len() {
+                    return Err(RecordError("run count"));
+                }
+                let mut runs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    runs.push(Run::decode(r)?);
+                }
+                segments.push(Segment {
+                    len,
+                    stamp,
+                    runs: runs.into_boxed_slice(),
+                });
             }
             ObjectData::Stripes(StripeData {
-                stamp,
-                runs: runs.into_boxed_slice(),
+                segments: segments.into_boxed_slice(),
             })
         }
         _ => return Err(RecordError("data kind")),
@@ -461,14 +484,32 @@ mod tests {
             object_type: ObjectType::Normal,
             extra: encode_extra("text/plain", &[("a".into(), "b".into())]),
             data: ObjectData::Stripes(StripeData {
-                stamp: 9,
-                runs: vec![Run {
-                    extent: 1,
-                    generation: 2,
-                    first_block: 3,
-                    stripes: 4,
-                    last_rows: 5,
-                }]
+                segments: vec![
+                    Segment {
+                        len: 4_000_000,
+                        stamp: 9,
+                        runs: vec![Run {
+                            extent: 1,
+                            generation: 2,
+                            first_block: 3,
+                            stripes: 4,
+                            last_rows: 5,
+                        }]
+                        .into(),
+                    },
+                    Segment {
+                        len: 10,
+                        stamp: 11,
+                        runs: vec![Run {
+                            extent: 2,
+                            generation: 1,
+                            first_block: 0,
+                            stripes: 1,
+                            last_rows: 1,
+                        }]
+                        .into(),
+                    },
+                ]
                 .into(),
             }),
         };

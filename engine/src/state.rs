@@ -189,7 +189,7 @@ impl State {
                 sign(l.len as u64 + 1, &mut e.live);
             }
             ObjectData::Stripes(s) => {
-                for r in s.runs.iter() {
+                for r in s.segments.iter().flat_map(|seg| seg.runs.iter()) {
                     let e = self
                         .extents
                         .get_mut(&r.extent)
