@@ -89,7 +89,8 @@ impl Devices {
         }
     }
 
-    /// An aligned buffer for I/O of `len` bytes (a multiple of 4096).
+    /// An aligned buffer for I/O of `len` bytes (a multiple of 4096). Its contents are
+    /// undefined: writers fill every byte (stripe encoding writes whole blocks).
     pub fn alloc(&self, len: usize) -> DmaBuffer {
         assert!(len.is_multiple_of(BLOCK_BYTES) && len > 0);
         let f = self
@@ -98,9 +99,7 @@ impl Devices {
             .flatten()
             .next()
             .expect("an open device set has a device");
-        let mut b = f.alloc_dma_buffer(len);
-        b.as_bytes_mut().fill(0);
-        b
+        f.alloc_dma_buffer(len)
     }
 
     /// Device byte offset of `block` of `extent`.

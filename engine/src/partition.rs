@@ -308,7 +308,14 @@ impl Partition {
                 .into_iter()
                 .find_map(|r| r.err())
                 .expect("some write failed");
-            return Err(err.into());
+            if err.raw_os_error() == Some(libc::ENOSPC) {
+                return Err(Error::StorageFull);
+            }
+            return Err(Error::DataUnavailable(format!(
+                "only {ok} of {} devices took the write, fewer than the {} needed ({err})",
+                g.shard_count(),
+                self.write_quorum()
+            )));
         }
         Ok(())
     }
