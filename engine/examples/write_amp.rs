@@ -26,7 +26,7 @@ fn main() {
         extent_bytes: 16 << 20,
         partitions: 2,
         force: true,
-        prefill: false,
+        prefill: true,
     };
     format(&paths, &opts).unwrap();
     let engine = Engine::start(EngineConfig::new(paths)).unwrap();
