@@ -160,8 +160,16 @@ mod optional_addr {
     }
 }
 
-fn available_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// Online CPUs. Not `available_parallelism`, which answers 1 on an executor thread
+/// pinned to one CPU.
+pub fn available_cores() -> usize {
+    // SAFETY: sysconf only reads a system setting.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n > 0 {
+        n as usize
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
 }
 
 #[cfg(test)]

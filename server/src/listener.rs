@@ -86,6 +86,9 @@ struct HookShared {
     addr_rx: Shared<oneshot::Receiver<BindResult>>,
     /// Every executor reports its bind to `start`.
     bound: Mutex<std::sync::mpsc::Sender<BindResult>>,
+    /// Executors the engine runs, counted on the starting thread: an executor thread is
+    /// pinned to one CPU, so counting cores there would say 1.
+    executors: std::sync::OnceLock<usize>,
 }
 
 /// A running server. Dropping it shuts it down as `shutdown` does.
@@ -155,10 +158,11 @@ impl Drop for Server {
 
 /// Formats or opens the data directory, starts the engine and a listener on every
 /// executor, and returns once every listener is bound.
-pub fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
+pub fn start(mut cfg: ServeConfig) -> anyhow::Result<Server> {
     cfg.check()?;
     check_memlock()?;
     check_port_free(cfg.listen)?;
+    cfg.listen = concrete_port(cfg.listen)?;
     // Bound before the engine starts, so a busy port fails the start before any work.
     let metrics_listener = cfg.metrics_listen.map(metrics_http::bind).transpose()?;
     let prepared = prepare(&cfg)?;
@@ -180,7 +184,12 @@ pub fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
         addr_tx: Mutex::new(Some(addr_tx)),
         addr_rx: addr_rx.shared(),
         bound: Mutex::new(bound_tx),
+        executors: std::sync::OnceLock::new(),
     });
+    let partitions = ringstore_engine::device_set::identify(&prepared.device_paths)
+        .map(|id| id.layout.partitions)
+        .unwrap_or(cfg.partitions);
+    let _ = shared.executors.set(cfg.executors(partitions));
     let engine_cfg = EngineConfig {
         executors: cfg.cores,
         hook: Some(make_hook(shared)),
@@ -250,6 +259,19 @@ fn check_memlock() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Port 0 is resolved here, by a plain bind, not by the executors' SO_REUSEPORT binds: the
+/// kernel may hand a reuseport bind to port 0 a port another reuseport group (another
+/// server in the same process, as in tests) already listens on, and the two would then
+/// share connections.
+fn concrete_port(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+    if addr.port() != 0 {
+        return Ok(addr);
+    }
+    let probe =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    Ok(probe.local_addr()?)
+}
+
 /// A clear error when the port is taken. Binding without SO_REUSEPORT also catches
 /// another ringstore on the same port, which glommio's reuseport bind would silently
 /// share connections with.
@@ -282,7 +304,10 @@ async fn serve_executor(index: usize, handle: Handle, shared: Arc<HookShared>) {
         .and_then(|l| l.local_addr().map_err(|e| e.to_string()));
     let _ = shared.bound.lock().expect("not poisoned").send(report);
     let Ok(listener) = listener else { return };
-    let executors = shared.cfg.executors(handle.partitions());
+    let executors = *shared
+        .executors
+        .get()
+        .expect("set before the engine starts");
     let ctx = Rc::new(ExecutorCtx {
         handle,
         keys: shared.keys.clone(),

@@ -54,7 +54,7 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
             "version": env!("CARGO_PKG_VERSION"),
             "uptime_secs": ctx.started.elapsed().as_secs(),
             "executors": ctx.executors,
-            "cores_available": std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "cores_available": crate::config::available_cores(),
             "answered_by_executor": ctx.executor,
             "connections_open": ctx.state.connections(),
         },
