@@ -48,6 +48,11 @@ impl Partition {
                 Ok(n) => tracing::debug!(partition = self.id, moved = n, "log extent compacted"),
                 Err(e) => tracing::warn!(partition = self.id, error = %e, "log compaction failed"),
             }
+            match self.compact_data_once().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(partition = self.id, moved = n, "data extent compacted"),
+                Err(e) => tracing::warn!(partition = self.id, error = %e, "data compaction failed"),
+            }
         }
     }
 
@@ -159,6 +164,176 @@ impl Partition {
                             if l.extent == extent {
                                 out.push((bucket.clone(), key.clone(), *l, e.clone()));
                             }
+                        }
+                        n += 1;
+                        if n == 4096 {
+                            last = Some((bucket.clone(), key.clone()));
+                            break 'scan;
+                        }
+                    }
+                }
+            }
+            match last {
+                Some(c) => cursor = Some(c),
+                None => return out,
+            }
+            glommio::yield_if_needed().await;
+        }
+    }
+}
+
+/// Objects larger than this are not rewritten to free an extent (the copy would cost more
+/// than the space it frees).
+const RELOCATE_OBJECT_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+impl Partition {
+    /// The data extent most worth emptying, if any is: mostly dead, not being filled.
+    fn data_candidate(&self) -> Option<u32> {
+        let cursor = self.data_cursor.get().map(|c| c.0);
+        let st = self.st.borrow();
+        let rows = self.dev.blocks_per_extent() as f64;
+        let scarce = st.free_extents() * 4 < st.extents.len();
+        let limit = if scarce {
+            COMPACT_LIVE_RATIO_SCARCE
+        } else {
+            COMPACT_LIVE_RATIO_MAX
+        };
+        st.extents
+            .iter()
+            .filter(|(id, e)| {
+                e.usage == Usage::Data
+                    && e.live > 0
+                    && Some(**id) != cursor
+                    && (e.live as f64) < rows * limit
+                    && !self
+                        .compaction_skipped
+                        .borrow()
+                        .contains(&(**id, e.generation))
+            })
+            .min_by_key(|(_, e)| e.live)
+            .map(|(id, _)| *id)
+    }
+
+    /// Rewrites the objects that have stripes in the emptiest data extent, so that it
+    /// frees itself; returns how many were moved.
+    pub async fn compact_data_once(self: &Rc<Self>) -> Result<usize, Error> {
+        let Some(extent) = self.data_candidate() else {
+            return Ok(0);
+        };
+        let victims = self.objects_matching(|d| {
+            matches!(d, ObjectData::Stripes(s) if s.segments.iter().any(|g| g.runs.iter().any(|r| r.extent == extent)))
+        })
+        .await;
+        let mut moved = 0;
+        let generation = self.st.borrow().extents[&extent].generation;
+        for (bucket, key, entry) in victims {
+            if self.stopping.get() {
+                break;
+            }
+            if entry.size > RELOCATE_OBJECT_BYTES_MAX {
+                // This extent keeps a large object: stop choosing it until it is reused.
+                self.compaction_skipped
+                    .borrow_mut()
+                    .insert((extent, generation));
+                continue;
+            }
+            if self.relocate(bucket, key, entry).await? {
+                moved += 1;
+            }
+            glommio::yield_if_needed().await;
+        }
+        Ok(moved)
+    }
+
+    /// Copies one object's bytes into new stripes and swaps them in if it is unchanged.
+    async fn relocate(
+        self: &Rc<Self>,
+        bucket: String,
+        key: String,
+        entry: ObjectEntry,
+    ) -> Result<bool, Error> {
+        let ObjectData::Stripes(old) = &entry.data else {
+            return Ok(false);
+        };
+        let from_stamp = old.segments.first().map_or(0, |g| g.stamp);
+        let pieces = self.pieces(&entry, 0, entry.size);
+        let extents: Vec<u32> = pieces.iter().map(|(id, _, _)| id.extent).collect();
+        self.pin(&extents, true);
+        let (mut tx, mut rx) = futures::channel::mpsc::channel::<Bytes>(2);
+        let me = self.clone();
+        let reader = glommio::spawn_local(async move {
+            use futures::SinkExt;
+            for (id, off, len) in pieces {
+                let bytes = me.read_stripe(&id, off, len).await?;
+                if tx.send(Bytes::from(bytes)).await.is_err() {
+                    break;
+                }
+            }
+            Ok::<(), Error>(())
+        });
+        let mut md5 = <md5::Md5 as md5::Digest>::new();
+        let mut pinned = Vec::new();
+        let written = self
+            .put_stripes(entry.size, &mut rx, &mut md5, &mut pinned)
+            .await;
+        let read = reader.await;
+        let result = async {
+            read?;
+            let stripes = written?;
+            let digest: [u8; 16] = md5::Digest::finalize(md5).into();
+            if entry.etag_parts == 0 && digest != entry.etag {
+                return Err(Error::DataUnavailable(format!(
+                    "{bucket}/{key}: bytes read back do not match the ETag"
+                )));
+            }
+            let entry = ObjectEntry {
+                data: ObjectData::Stripes(stripes),
+                ..entry.clone()
+            };
+            let rec = Record::ObjectRelocate {
+                bucket,
+                key,
+                from_stamp,
+                entry,
+            };
+            Ok(self.commit(rec, None, true).await? == crate::state::Applied::Done)
+        }
+        .await;
+        self.pin(&pinned, false);
+        self.pin(&extents, false);
+        self.release_data();
+        result
+    }
+
+    /// Every entry whose data passes `want`, found a slice of the index at a time.
+    async fn objects_matching(
+        &self,
+        want: impl Fn(&ObjectData) -> bool,
+    ) -> Vec<(String, String, ObjectEntry)> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let mut out = Vec::new();
+        let mut cursor: Option<(String, String)> = None;
+        loop {
+            let mut last = None;
+            {
+                let st = self.st.borrow();
+                let mut n = 0;
+                let buckets = match &cursor {
+                    Some((b, _)) => st
+                        .objects
+                        .range::<String, _>((Included(b.clone()), Unbounded)),
+                    None => st.objects.range::<String, _>(..),
+                };
+                'scan: for (bucket, map) in buckets {
+                    let entries = match &cursor {
+                        Some((b, k)) if b == bucket => {
+                            map.range::<String, _>((Excluded(k.clone()), Unbounded))
+                        }
+                        _ => map.range::<String, _>(..),
+                    };
+                    for (key, e) in entries {
+                        if want(&e.data) {
+                            out.push((bucket.clone(), key.clone(), e.clone()));
                         }
                         n += 1;
                         if n == 4096 {

@@ -186,7 +186,7 @@ impl Partition {
         self.finish_put(bucket, key, opts, md5, data, inline).await
     }
 
-    fn release_data(&self) {
+    pub(crate) fn release_data(&self) {
         let keep: Vec<u32> = self.data_cursor.get().map(|c| c.0).into_iter().collect();
         self.st
             .borrow_mut()
@@ -235,7 +235,7 @@ impl Partition {
     }
 
     /// Streams a large body into data stripes; returns where they are.
-    async fn put_stripes(
+    pub(crate) async fn put_stripes(
         self: &Rc<Self>,
         len: u64,
         body: &mut mpsc::Receiver<Bytes>,
@@ -435,7 +435,12 @@ impl Partition {
     }
 
     /// Splits bytes `start .. start + len` of an object into (stripe, offset, len) pieces.
-    fn pieces(&self, e: &ObjectEntry, start: u64, len: u64) -> Vec<(StripeId, usize, usize)> {
+    pub(crate) fn pieces(
+        &self,
+        e: &ObjectEntry,
+        start: u64,
+        len: u64,
+    ) -> Vec<(StripeId, usize, usize)> {
         let mut out = Vec::new();
         if len == 0 {
             return out;

@@ -66,6 +66,9 @@ pub struct Partition {
     pub log_chain: RefCell<Vec<u32>>,
     /// Set when the partition shuts down: background work stops.
     pub stopping: Cell<bool>,
+    /// Data extents (with their generation) compaction gave up on: they hold objects too
+    /// large to rewrite.
+    pub compaction_skipped: RefCell<std::collections::HashSet<(u32, u32)>>,
     /// Puts between their bucket check and their commit, per bucket.
     pub puts_in_flight: RefCell<std::collections::HashMap<String, u32>>,
 }
@@ -98,6 +101,7 @@ impl Partition {
             log_chain: RefCell::new(Vec::new()),
             stopping: Cell::new(false),
             puts_in_flight: RefCell::new(std::collections::HashMap::new()),
+            compaction_skipped: RefCell::new(std::collections::HashSet::new()),
         }
     }
 
@@ -394,7 +398,10 @@ impl Partition {
             Record::BucketPut(_) | Record::BucketDelete { .. } => {
                 self.shared.publish_buckets(&self.st.borrow().buckets);
             }
-            Record::ObjectPut { .. } | Record::ObjectDelete { .. } | Record::ObjectMove { .. } => {
+            Record::ObjectPut { .. }
+            | Record::ObjectDelete { .. }
+            | Record::ObjectMove { .. }
+            | Record::ObjectRelocate { .. } => {
                 let keep: Vec<u32> = self.data_cursor.get().map(|c| c.0).into_iter().collect();
                 self.st.borrow_mut().release_unused(Usage::Data, &keep);
             }

@@ -127,6 +127,15 @@ pub enum Record {
         from: InlineLoc,
         entry: ObjectEntry,
     },
+    /// Compaction rewrote an object's stripes elsewhere: `key` now is `entry` if its data
+    /// still is the stripes whose first segment has stamp `from_stamp` (stamps are unique
+    /// per write); otherwise the object changed meanwhile and this is void.
+    ObjectRelocate {
+        bucket: String,
+        key: String,
+        from_stamp: u64,
+        entry: ObjectEntry,
+    },
 }
 
 impl Record {
@@ -147,6 +156,7 @@ const REC_BUCKET_DELETE: u8 = 3;
 const REC_OBJECT_PUT: u8 = 4;
 const REC_OBJECT_DELETE: u8 = 5;
 const REC_OBJECT_MOVE: u8 = 6;
+const REC_OBJECT_RELOCATE: u8 = 7;
 
 const DATA_EMPTY: u8 = 0;
 const DATA_INLINE: u8 = 1;
@@ -427,6 +437,18 @@ impl Record {
                 encode_entry(w, entry);
                 REC_OBJECT_MOVE
             }
+            Record::ObjectRelocate {
+                bucket,
+                key,
+                from_stamp,
+                entry,
+            } => {
+                w.str(bucket);
+                w.str(key);
+                w.u64(*from_stamp);
+                encode_entry(w, entry);
+                REC_OBJECT_RELOCATE
+            }
         };
         let body_len = (w.buf.len() - start - 5) as u32;
         w.buf[start] = ty;
@@ -459,6 +481,12 @@ impl Record {
                 bucket: b.str()?,
                 key: b.str()?,
                 from: decode_inline_loc(&mut b)?,
+                entry: decode_entry(&mut b)?,
+            },
+            REC_OBJECT_RELOCATE => Record::ObjectRelocate {
+                bucket: b.str()?,
+                key: b.str()?,
+                from_stamp: b.u64()?,
                 entry: decode_entry(&mut b)?,
             },
             _ => return Err(RecordError("record type")),

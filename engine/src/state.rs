@@ -134,24 +134,18 @@ impl State {
                 key,
                 from,
                 entry,
-            } => {
-                let current = self.objects.get(bucket).and_then(|m| m.get(key));
-                let same = matches!(current.map(|e| &e.data), Some(ObjectData::Inline(l))
-                    if (l.extent, l.generation, l.seq, l.offset) == (from.extent, from.generation, from.seq, from.offset));
-                if !same {
-                    return Applied::Exists;
-                }
-                let old = self
-                    .objects
-                    .get_mut(bucket)
-                    .expect("checked")
-                    .insert(key.clone(), entry.clone());
-                self.account(entry, true);
-                if let Some(old) = old {
-                    self.account(&old, false);
-                }
-                Applied::Done
-            }
+            } => self.replace_if(bucket, key, entry, |d| {
+                matches!(d, ObjectData::Inline(l)
+                    if (l.extent, l.generation, l.seq, l.offset) == (from.extent, from.generation, from.seq, from.offset))
+            }),
+            Record::ObjectRelocate {
+                bucket,
+                key,
+                from_stamp,
+                entry,
+            } => self.replace_if(bucket, key, entry, |d| {
+                matches!(d, ObjectData::Stripes(s) if s.segments.first().map(|g| g.stamp) == Some(*from_stamp))
+            }),
             Record::ObjectDelete { bucket, key } => {
                 let old = self.objects.get_mut(bucket).and_then(|m| m.remove(key));
                 if let Some(old) = old {
@@ -163,6 +157,30 @@ impl State {
                 Applied::Done
             }
         }
+    }
+
+    /// Replaces `key`'s entry with `entry` if its current data passes `same`.
+    fn replace_if(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        entry: &ObjectEntry,
+        same: impl Fn(&ObjectData) -> bool,
+    ) -> Applied {
+        let current = self.objects.get(bucket).and_then(|m| m.get(key));
+        if !current.is_some_and(|e| same(&e.data)) {
+            return Applied::Exists;
+        }
+        let old = self
+            .objects
+            .get_mut(bucket)
+            .expect("checked")
+            .insert(key.to_string(), entry.clone());
+        self.account(entry, true);
+        if let Some(old) = old {
+            self.account(&old, false);
+        }
+        Applied::Done
     }
 
     /// Adds or removes an entry's contribution to object counts and extent liveness.
