@@ -592,3 +592,26 @@ fn connections_beyond_the_limit_get_busy() {
     server.shutdown();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn idle_connections_are_closed() {
+    let dir = fresh_dir("idle");
+    let cfg = ServeConfig {
+        idle_timeout_secs: 1,
+        ..config(dir.clone())
+    };
+    let server = ringstore_server::start(cfg).unwrap();
+    let key = root_key(&dir);
+    let mut idle = Client::connect(server.local_addr());
+    idle.handshake(&key);
+    // The server closes it by itself; the read returns once it has.
+    idle.expect_closed();
+    // A new connection is served as usual.
+    let mut c = Client::connect(server.local_addr());
+    c.handshake(&key);
+    let reply = c.call(Opcode::Ping, 3, &Ping);
+    assert_eq!(reply.header.status(), Ok(Status::Ok));
+    drop(c);
+    server.shutdown();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
