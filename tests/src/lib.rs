@@ -221,6 +221,19 @@ pub fn http_get(addr: &str, path: &str) -> (u16, String) {
     (code, body)
 }
 
+/// A plain put request (no metadata, no checks); the body sets the length.
+pub fn put_request(bucket: &str, key: &str) -> ringstore_client::PutObject {
+    ringstore_client::PutObject {
+        bucket: bucket.into(),
+        key: key.into(),
+        content_type: String::new(),
+        user_meta: Vec::new(),
+        content_length: 0,
+        content_md5: None,
+        forbid_overwrite: false,
+    }
+}
+
 /// Deterministic test content.
 pub fn content(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;

@@ -2,7 +2,7 @@
 //! starts degraded, serves every object byte-exact and reports the devices as missing.
 
 use bytes::Bytes;
-use ringstore_client::{Acl, PutObject, StorageClass};
+use ringstore_client::{Acl, StorageClass};
 use ringstore_tests::{content, Daemon};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -14,15 +14,7 @@ async fn two_lost_devices_lose_nothing() {
         .unwrap();
     let sizes = [1usize, 4096, 70_000, 3 << 20];
     for (i, &len) in sizes.iter().enumerate() {
-        let p = PutObject {
-            bucket: "degraded".into(),
-            key: format!("o{i}"),
-            content_type: String::new(),
-            user_meta: Vec::new(),
-            content_length: 0,
-            content_md5: None,
-            forbid_overwrite: false,
-        };
+        let p = ringstore_tests::put_request("degraded", &format!("o{i}"));
         c.put_object_bytes(p, Bytes::from(content(len, i as u64)))
             .await
             .unwrap();

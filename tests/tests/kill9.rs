@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ringstore_client::{Acl, ListObjects, PutObject, StorageClass};
+use ringstore_client::{Acl, ListObjects, StorageClass};
 use ringstore_tests::{content, Daemon};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,15 +67,7 @@ async fn acknowledged_operations_survive_kill_9() {
                             .await
                             .map(|_| Fate::Deleted)
                     } else {
-                        let p = PutObject {
-                            bucket: "killbkt".into(),
-                            key: format!("k{key}"),
-                            content_type: String::new(),
-                            user_meta: Vec::new(),
-                            content_length: 0,
-                            content_md5: None,
-                            forbid_overwrite: false,
-                        };
+                        let p = ringstore_tests::put_request("killbkt", &format!("k{key}"));
                         c.put_object_bytes(p, Bytes::from(body(s)))
                             .await
                             .map(|_| Fate::Put(s))
