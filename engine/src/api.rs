@@ -146,7 +146,7 @@ pub struct ListParams {
     pub delimiter: String,
     /// List keys strictly after this one.
     pub marker: String,
-    /// 1..=1000; 0 means the default of 100... the caller resolves defaults.
+    /// 1..=1000 (the engine clamps it); protocol defaults are resolved by the caller.
     pub max_keys: usize,
 }
 

@@ -34,11 +34,11 @@ impl Partition {
         self.mark_log_extent(pos.extent, pos.generation);
         self.mark_log_extent(pos.next_extent, pos.next_generation);
         self.log_chain.borrow_mut().push(pos.extent);
-        let announced = true;
         let mut batches = 0u64;
         loop {
             let mut found = self.read_batch(&pos).await;
-            if found.is_none() && announced {
+            // A batch that did not fit in the rest of its extent starts the announced one.
+            if found.is_none() {
                 let alt = LogPos {
                     extent: pos.next_extent,
                     generation: pos.next_generation,
@@ -84,7 +84,7 @@ impl Partition {
             };
             batches += 1;
         }
-        if let Some(seq) = self.later_batch(&pos, announced).await {
+        if let Some(seq) = self.later_batch(&pos).await {
             return Err(Error::DataUnavailable(format!(
                 "partition {}: log batch {} cannot be read but batch {seq} after it exists; \
                  the committed log is damaged beyond its parity (refusing to start)",
@@ -153,11 +153,11 @@ impl Partition {
     /// Looks for a block of a later batch than `pos.seq` in the rest of the log's extent
     /// and in the announced next one. Batches are written one at a time, so a later batch
     /// means the one at `pos` had been made durable and is now damaged.
-    async fn later_batch(&self, pos: &LogPos, announced: bool) -> Option<u64> {
-        let mut places = vec![(pos.extent, pos.generation, pos.block)];
-        if announced {
-            places.push((pos.next_extent, pos.next_generation, 0));
-        }
+    async fn later_batch(&self, pos: &LogPos) -> Option<u64> {
+        let places = [
+            (pos.extent, pos.generation, pos.block),
+            (pos.next_extent, pos.next_generation, 0),
+        ];
         let per_extent = self.dev.blocks_per_extent();
         let chunk = 64u32;
         for (extent, generation, from) in places {
