@@ -39,20 +39,30 @@ impl Partition {
                 break;
             }
             if self.log_bytes_since_checkpoint.get() > self.checkpoint_threshold() {
+                self.background_state.set("checkpointing");
                 if let Err(e) = self.checkpoint().await {
                     tracing::error!(partition = self.id, error = %e, "checkpoint failed");
                 }
             }
+            self.background_state.set("compacting log");
             match self.compact_log_once().await {
                 Ok(0) => {}
-                Ok(n) => tracing::debug!(partition = self.id, moved = n, "log extent compacted"),
+                Ok(n) => {
+                    self.shared.stats.compaction_objects_moved.add(n as u64);
+                    tracing::debug!(partition = self.id, moved = n, "log extent compacted")
+                }
                 Err(e) => tracing::warn!(partition = self.id, error = %e, "log compaction failed"),
             }
+            self.background_state.set("compacting data");
             match self.compact_data_once().await {
                 Ok(0) => {}
-                Ok(n) => tracing::debug!(partition = self.id, moved = n, "data extent compacted"),
+                Ok(n) => {
+                    self.shared.stats.compaction_objects_moved.add(n as u64);
+                    tracing::debug!(partition = self.id, moved = n, "data extent compacted")
+                }
                 Err(e) => tracing::warn!(partition = self.id, error = %e, "data compaction failed"),
             }
+            self.background_state.set("idle");
         }
     }
 

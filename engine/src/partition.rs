@@ -69,6 +69,8 @@ pub struct Partition {
     /// Data extents (with their generation) compaction gave up on: they hold objects too
     /// large to rewrite.
     pub compaction_skipped: RefCell<std::collections::HashSet<(u32, u32)>>,
+    /// What the background worker is doing now (reported by status).
+    pub background_state: Cell<&'static str>,
     /// Puts between their bucket check and their commit, per bucket.
     pub puts_in_flight: RefCell<std::collections::HashMap<String, u32>>,
 }
@@ -102,6 +104,7 @@ impl Partition {
             stopping: Cell::new(false),
             puts_in_flight: RefCell::new(std::collections::HashMap::new()),
             compaction_skipped: RefCell::new(std::collections::HashSet::new()),
+            background_state: Cell::new("idle"),
         }
     }
 

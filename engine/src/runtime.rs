@@ -127,6 +127,9 @@ pub struct PartitionStatus {
     pub extents_total: usize,
     pub extents_free: usize,
     pub log_seq: u64,
+    /// What the partition's background worker is doing: idle, checkpointing, or
+    /// compacting (log or data).
+    pub background: &'static str,
 }
 
 /// Cheap to clone; usable from any thread.
@@ -393,6 +396,7 @@ async fn handle_request(p: Rc<Partition>, req: Request) {
                 extents_total: st.extents.len(),
                 extents_free: st.free_extents(),
                 log_seq: p.log.get().seq,
+                background: p.background_state.get(),
             }));
         }
         Request::Checkpoint { reply } => {

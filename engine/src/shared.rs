@@ -39,6 +39,8 @@ pub struct Stats {
     pub log_bytes_written: Counter,
     pub checkpoint_bytes_written: Counter,
     pub checkpoints: Counter,
+    /// Objects compaction moved (log) or rewrote (data) to free extents.
+    pub compaction_objects_moved: Counter,
     /// Blocks that failed verification when read.
     pub corrupt_blocks: Counter,
     /// Blocks rebuilt from parity.

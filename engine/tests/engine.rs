@@ -647,6 +647,10 @@ fn data_compaction_frees_mostly_dead_extents() {
     }
     let compacted = free(&h);
     assert!(compacted > after_deletes, "no extent came back: {full} free when full, {after_deletes} after deletes, {compacted} after");
+    assert!(
+        h.shared.stats.compaction_objects_moved.get() > 0,
+        "compaction moved no object"
+    );
     engine.shutdown();
     let engine = start(&set);
     let h = engine.handle();

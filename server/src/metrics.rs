@@ -27,6 +27,7 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
                 "extents_total": p.extents_total,
                 "extents_free": p.extents_free,
                 "log_seq": p.log_seq,
+                "background": p.background,
             })
         })
         .collect();
@@ -89,9 +90,16 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
             "data_bytes_written": s.data_bytes_written.get(),
             "checkpoint_bytes_written": s.checkpoint_bytes_written.get(),
             "checkpoints": s.checkpoints.get(),
+            "compaction_objects_moved": s.compaction_objects_moved.get(),
         },
         "background": {
-            "scrub": "not implemented",
+            "queue": "low-share glommio task queue on every executor",
+            "workers": {
+                "checkpoint_and_compaction": parts.iter().map(|p| p.background).collect::<Vec<_>>(),
+                "scrub": "not implemented",
+            },
+            "checkpoints": s.checkpoints.get(),
+            "compaction_objects_moved": s.compaction_objects_moved.get(),
         },
     });
     doc.to_string()
