@@ -146,49 +146,21 @@ impl Partition {
         Ok(moved)
     }
 
-    /// Every object whose bytes are packed in `extent`, found a slice of the index at a time.
+    /// Every object whose bytes are packed in `extent`.
     async fn inline_objects_in(
         &self,
         extent: u32,
     ) -> Vec<(String, String, InlineLoc, ObjectEntry)> {
-        use std::ops::Bound::{Excluded, Unbounded};
-        let mut out = Vec::new();
-        let mut cursor: Option<(String, String)> = None;
-        loop {
-            let mut last = None;
-            {
-                let st = self.st.borrow();
-                let mut n = 0;
-                'scan: for (bucket, map) in st.objects.range::<String, _>(match &cursor {
-                    Some((b, _)) => (std::ops::Bound::Included(b.clone()), Unbounded),
-                    None => (Unbounded, Unbounded),
-                }) {
-                    let entries = match &cursor {
-                        Some((b, k)) if b == bucket => {
-                            map.range::<String, _>((Excluded(k.clone()), Unbounded))
-                        }
-                        _ => map.range::<String, _>(..),
-                    };
-                    for (key, e) in entries {
-                        if let ObjectData::Inline(l) = &e.data {
-                            if l.extent == extent {
-                                out.push((bucket.clone(), key.clone(), *l, e.clone()));
-                            }
-                        }
-                        n += 1;
-                        if n == 4096 {
-                            last = Some((bucket.clone(), key.clone()));
-                            break 'scan;
-                        }
-                    }
-                }
-            }
-            match last {
-                Some(c) => cursor = Some(c),
-                None => return out,
-            }
-            glommio::yield_if_needed().await;
-        }
+        let found = self
+            .objects_matching(|d| matches!(d, ObjectData::Inline(l) if l.extent == extent))
+            .await;
+        found
+            .into_iter()
+            .filter_map(|(bucket, key, e)| match e.data {
+                ObjectData::Inline(l) => Some((bucket, key, l, e)),
+                _ => None,
+            })
+            .collect()
     }
 }
 
