@@ -30,6 +30,16 @@ const COMPACT_LIVE_RATIO_SCARCE: f64 = 0.9;
 /// the device set when that is smaller (log extents come back only after one).
 const CHECKPOINT_LOG_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The live share under which an extent is worth compacting: higher when free extents
+/// are scarce (under a quarter of the partition's).
+fn compaction_limit(st: &crate::state::State) -> f64 {
+    if st.free_extents() * 4 < st.extents.len() {
+        COMPACT_LIVE_RATIO_SCARCE
+    } else {
+        COMPACT_LIVE_RATIO_MAX
+    }
+}
+
 impl Partition {
     /// The partition's background worker; returns when the partition stops.
     pub async fn background(self: Rc<Self>) {
@@ -79,12 +89,7 @@ impl Partition {
         let st = self.st.borrow();
         let capacity = self.dev.blocks_per_extent() as f64
             * (BLOCK_PAYLOAD_BYTES * self.dev.geometry.data_shards) as f64;
-        let scarce = st.free_extents() * 4 < st.extents.len();
-        let limit = if scarce {
-            COMPACT_LIVE_RATIO_SCARCE
-        } else {
-            COMPACT_LIVE_RATIO_MAX
-        };
+        let limit = compaction_limit(&st);
         st.extents
             .iter()
             .filter(|(id, e)| {
@@ -174,12 +179,7 @@ impl Partition {
         let cursor = self.data_cursor.get().map(|c| c.0);
         let st = self.st.borrow();
         let rows = self.dev.blocks_per_extent() as f64;
-        let scarce = st.free_extents() * 4 < st.extents.len();
-        let limit = if scarce {
-            COMPACT_LIVE_RATIO_SCARCE
-        } else {
-            COMPACT_LIVE_RATIO_MAX
-        };
+        let limit = compaction_limit(&st);
         st.extents
             .iter()
             .filter(|(id, e)| {

@@ -234,6 +234,18 @@ pub fn put_request(bucket: &str, key: &str) -> ringstore_client::PutObject {
     }
 }
 
+/// Object sizes at the edges of blocks and of the 1 MiB chunking, for round trips.
+pub const EDGE_SIZES: [usize; 8] = [
+    0,
+    1,
+    4095,
+    4096,
+    4097,
+    (1 << 20) - 1,
+    1 << 20,
+    (1 << 20) + 1,
+];
+
 /// Deterministic test content.
 pub fn content(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;

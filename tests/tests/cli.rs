@@ -22,17 +22,10 @@ fn cli_round_trips_listing_and_exit_codes() {
         .tempdir_in(ringstore_tests::scratch())
         .unwrap();
     ok(&d.cli(&["mb", "rs://clibkt"]));
-    let sizes = [
-        0usize,
-        1,
-        4095,
-        4096,
-        4097,
-        (1 << 20) - 1,
-        1 << 20,
-        (1 << 20) + 1,
-        5 << 20,
-    ];
+    let sizes: Vec<usize> = ringstore_tests::EDGE_SIZES
+        .into_iter()
+        .chain([5 << 20])
+        .collect();
     for (i, &len) in sizes.iter().enumerate() {
         let body = content(len, i as u64);
         let src = dir.path().join(format!("in{len}"));

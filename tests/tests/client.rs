@@ -24,17 +24,10 @@ async fn sizes_ranges_concurrency_and_clean_restart() {
     c.create_bucket("clientbkt", Acl::Private, StorageClass::Standard, "local")
         .await
         .unwrap();
-    let sizes = [
-        0usize,
-        1,
-        4095,
-        4096,
-        4097,
-        (1 << 20) - 1,
-        1 << 20,
-        (1 << 20) + 1,
-        64 << 20,
-    ];
+    let sizes: Vec<usize> = ringstore_tests::EDGE_SIZES
+        .into_iter()
+        .chain([64 << 20])
+        .collect();
     for (i, &len) in sizes.iter().enumerate() {
         let body = content(len, i as u64);
         let meta = c
