@@ -45,6 +45,8 @@ pub struct Daemon {
     pub endpoint: String,
     /// The Prometheus endpoint (host:port).
     pub metrics: String,
+    /// The HTTP (OSS / S3) adapter (host:port); empty when started without it.
+    pub http: String,
     child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -61,26 +63,49 @@ impl Daemon {
         d
     }
 
+    /// Starts a daemon with a fresh data directory and the HTTP adapter on a free port.
+    pub fn start_http() -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("daemon-http")
+            .tempdir_in(scratch())
+            .unwrap();
+        let mut d = Daemon::spawn(dir.path(), Some(format!("127.0.0.1:{}", free_port())));
+        d._dir = Some(dir);
+        d
+    }
+
     /// Starts the daemon again on the same data directory (after `kill9` or `stop`).
     pub fn restart(&mut self) {
         assert!(
             self.child.is_none(),
             "stop or kill the daemon before restarting it"
         );
-        let mut d = Daemon::start_in(&self.data_dir);
+        let http = (!self.http.is_empty()).then(|| format!("127.0.0.1:{}", free_port()));
+        let mut d = Daemon::spawn(&self.data_dir, http);
         self.endpoint = std::mem::take(&mut d.endpoint);
         self.metrics = std::mem::take(&mut d.metrics);
+        self.http = std::mem::take(&mut d.http);
         self.child = d.child.take();
     }
 
     /// Starts a daemon on an existing data directory (which the caller keeps).
     pub fn start_in(data_dir: &Path) -> Daemon {
+        Daemon::spawn(data_dir, None)
+    }
+
+    /// Starts `ringstore serve` on `data_dir`, with the HTTP adapter on `http` if given.
+    fn spawn(data_dir: &Path, http: Option<String>) -> Daemon {
         let port = free_port();
         let endpoint = format!("127.0.0.1:{port}");
         let metrics = format!("127.0.0.1:{}", free_port());
-        let child = Command::new(binary())
+        let mut cmd = Command::new(binary());
+        if let Some(addr) = &http {
+            cmd.args(["serve", "--http-listen", addr]);
+        } else {
+            cmd.arg("serve");
+        }
+        let child = cmd
             .args([
-                "serve",
                 "--device-size",
                 "128MiB",
                 "--no-prefill",
@@ -103,26 +128,35 @@ impl Daemon {
             .stdout(Stdio::null())
             .spawn()
             .expect("start ringstore serve");
-        let d = Daemon {
+        let mut d = Daemon {
             data_dir: data_dir.to_path_buf(),
-            endpoint,
+            endpoint: endpoint.clone(),
             metrics,
+            http: http.clone().unwrap_or_default(),
             child: Some(child),
             _dir: None,
         };
-        d.wait_ready();
+        d.wait_ready(&endpoint);
+        if let Some(addr) = http {
+            d.wait_ready(&addr);
+        }
         d
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self, addr: &str) {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(60) {
-            if std::net::TcpStream::connect(&self.endpoint).is_ok() {
+            if std::net::TcpStream::connect(addr).is_ok() {
                 return;
+            }
+            let child = self.child.as_mut().expect("daemon running");
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                panic!("ringstore serve exited ({status}) before listening on {addr}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("ringstore did not listen on {} within 60 s", self.endpoint);
+        panic!("ringstore did not listen on {addr} within 60 s");
     }
 
     pub fn client_config(&self) -> ringstore_client::ClientConfig {
