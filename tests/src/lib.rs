@@ -102,7 +102,9 @@ impl Daemon {
         if let Some(addr) = &http {
             cmd.args(["serve", "--http-listen", addr]);
         } else {
-            cmd.arg("serve");
+            // Without an address the adapter would take the default port 9000, which
+            // daemons of tests running side by side would fight over.
+            cmd.args(["serve", "--http-listen", ""]);
         }
         let child = cmd
             .args([

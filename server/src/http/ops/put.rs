@@ -1,0 +1,88 @@
+//! PutObject: the body streams from the socket through [`BodyReader`] into the client's
+//! upload; user metadata, Content-Type, Content-MD5 (checked by the daemon),
+//! `x-oss-forbid-overwrite` / S3 `If-None-Match: *`, and the checksum headers.
+
+use http::{Response, StatusCode};
+use hyper::body::Incoming;
+use ringstore_client::{PutObject, UserMeta};
+
+use super::{content_md5, declared_length, Call};
+use crate::http::body::BodyReader;
+use crate::http::constants::OBJECT_BYTES_MAX;
+use crate::http::error::Failure;
+use crate::http::request::{ApiRequest, Dialect};
+use crate::http::response::{empty, etag, set, Body};
+
+pub async fn put_object(call: &Call<'_>, body: Incoming) -> Result<Response<Body>, Failure> {
+    let req = call.req;
+    let dialect = req.dialect;
+    let len = declared_length(req)?.ok_or(Failure::MissingContentLength)?;
+    if len > OBJECT_BYTES_MAX {
+        return Err(Failure::EntityTooLarge);
+    }
+    check_object_acl(req)?;
+    let forbid_overwrite = match dialect {
+        Dialect::Oss => req
+            .header("x-oss-forbid-overwrite")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        Dialect::S3 => req.header("if-none-match").is_some_and(|v| v.trim() == "*"),
+    };
+    let put = PutObject {
+        bucket: req.bucket.clone(),
+        key: req.key.clone(),
+        content_type: req.header("content-type").unwrap_or("").to_owned(),
+        user_meta: user_meta(req)?,
+        content_length: len,
+        content_md5: content_md5(req)?,
+        forbid_overwrite,
+    };
+    let (reader, outcome) = BodyReader::new(req, body, &call.verified.payload, len)?;
+    let stored = call.client.put_object(put, reader.into_async_read()).await;
+    let mut outcome = outcome.lock().expect("not poisoned");
+    let meta = match stored {
+        Ok(meta) => meta,
+        // The body's own failure explains the aborted upload better than the I/O error.
+        Err(e) => return Err(outcome.failure.take().unwrap_or_else(|| Failure::from(e))),
+    };
+    let mut response = empty(StatusCode::OK);
+    set(&mut response, "etag", &etag(dialect, &meta.etag));
+    if let Some(crc) = meta.crc64 {
+        set(&mut response, "x-oss-hash-crc64ecma", &crc.to_string());
+    }
+    if let Some(v) = &meta.version_id {
+        set(&mut response, &dialect.header("version-id"), v);
+    }
+    if let Some((algorithm, value)) = outcome.checksum.take() {
+        set(&mut response, algorithm.header(), &value);
+    }
+    Ok(response)
+}
+
+/// Object ACLs come later: a request that sets one other than `default` is refused rather
+/// than silently given the bucket's ACL.
+fn check_object_acl(req: &ApiRequest) -> Result<(), Failure> {
+    let value = match req.dialect {
+        Dialect::Oss => req.header("x-oss-object-acl"),
+        Dialect::S3 => req.header("x-amz-acl"),
+    };
+    match value.map(str::trim) {
+        None | Some("default") => Ok(()),
+        Some(_) => Err(Failure::NotImplemented("object ACLs".into())),
+    }
+}
+
+/// `x-oss-meta-*` / `x-amz-meta-*` headers, names lowercased without the prefix.
+fn user_meta(req: &ApiRequest) -> Result<UserMeta, Failure> {
+    let prefix = req.dialect.meta_prefix();
+    let mut meta = UserMeta::new();
+    for (name, value) in &req.headers {
+        let Some(short) = name.as_str().strip_prefix(prefix) else {
+            continue;
+        };
+        let value = std::str::from_utf8(value.as_bytes()).map_err(|_| {
+            Failure::InvalidArgument(format!("the metadata header {name} is not UTF-8"))
+        })?;
+        meta.push((short.to_owned(), value.to_owned()));
+    }
+    Ok(meta)
+}
