@@ -4,15 +4,19 @@
 //! (`data_dir`: format on first start, root key in `keys`), starts the engine with a hook
 //! that binds a SO_REUSEPORT listener on every executor (`listener`). Each accepted
 //! connection is served on its executor (`connection`): frames are decoded, the handshake
-//! is enforced, and every request runs in its own task (`dispatch`), which calls the
-//! engine's `Handle` and maps its errors to statuses (`errors`) and its types to the
+//! is enforced (the key's user, or the principal an administrator key acts for, is the
+//! request's identity), and every request runs in its own task (`dispatch`), which has it
+//! authorized (`authz`), calls the engine's `Handle` and maps its errors to statuses (`errors`) and its types to the
 //! protocol's (`convert`). One writer task per connection sends every frame. Beside the
 //! engine cores, one std thread serves Prometheus scrapes (`metrics_http`).
 //!
 //! Modules:
 //! - `config`: `ServeConfig`, TOML-loadable, every default documented.
 //! - `data_dir`: first-start format and later opens of `<data_dir>/devices`.
-//! - `keys`: the root access key, `KeyStore`, the handshake proof.
+//! - `keys`: the root access key, key generation, the handshake proof.
+//! - `users`: `Users`, the durable store of users and access keys (`users.json`).
+//! - `authz`: the authorization policy, called for every request.
+//! - `user_ops`: the user and key admin operations.
 //! - `listener`: `start`, `Server`, accept loops, shutdown.
 //! - `connection`: one connection: read loop, handshake, uploads' chunks, writer.
 //! - `dispatch`: one function per operation.
@@ -24,6 +28,7 @@
 //!
 //! The HTTP adapter (`http_listen`) lands later, on its own runtime, through `client/`.
 
+pub mod authz;
 pub mod config;
 pub mod connection;
 pub mod convert;
@@ -35,10 +40,13 @@ pub mod listener;
 pub mod metrics;
 pub mod metrics_http;
 pub mod signals;
+pub mod user_ops;
+pub mod users;
 
 pub use config::ServeConfig;
-pub use keys::{AccessKey, KeyStore};
+pub use keys::AccessKey;
 pub use listener::{start, Server};
+pub use users::Users;
 
 /// Runs the daemon until SIGINT or SIGTERM, then drains connections, checkpoints and
 /// returns. Blocks the calling thread, which must be the process's main thread before it
