@@ -1,6 +1,10 @@
-//! Session and admin operations: ping (0x0003) and admin status (0x0F01).
+//! Session and admin operations: ping (0x0003), admin status (0x0F01), and users and
+//! access keys (0x0F10..=0x0F16, administrators only).
 
-use ringstore_proto::{AdminStatus, Ping};
+use ringstore_proto::{
+    AccessKeyInfo, AdminStatus, KeyCreate, KeyDelete, KeyInfo, KeyList, KeyLookup, NewAccessKey,
+    Ping, UserCreate, UserDelete, UserInfo, UserList,
+};
 
 use crate::{Client, Error};
 
@@ -15,5 +19,52 @@ impl Client {
     pub async fn admin_status(&self) -> Result<String, Error> {
         let response = self.retried(&AdminStatus::default()).await?;
         Ok(response.json)
+    }
+
+    /// Creates a user (`UserAlreadyExists`, `InvalidUserName`, `TooManyUsers`). Not
+    /// retried: a retry after a lost response would report `UserAlreadyExists`.
+    pub async fn user_create(&self, display_name: &str) -> Result<UserInfo, Error> {
+        let display_name = display_name.to_owned();
+        self.once(&UserCreate { display_name }).await
+    }
+
+    /// Every user, root first, then by display name.
+    pub async fn user_list(&self) -> Result<Vec<UserInfo>, Error> {
+        Ok(self.retried(&UserList).await?.users)
+    }
+
+    /// Deletes a user and its access keys (`UserOwnsBuckets` while it owns buckets,
+    /// `NoSuchUser`). Its keys stop working at once, on open connections too.
+    pub async fn user_delete(&self, display_name: &str) -> Result<(), Error> {
+        let display_name = display_name.to_owned();
+        self.once(&UserDelete { display_name }).await.map(drop)
+    }
+
+    /// A new access key for a user (`TooManyAccessKeys` past two). The secret is in the
+    /// answer and nowhere else: show it once.
+    pub async fn key_create(&self, display_name: &str) -> Result<NewAccessKey, Error> {
+        let display_name = display_name.to_owned();
+        self.once(&KeyCreate { display_name }).await
+    }
+
+    /// Access keys (ids, never secrets) of one user, or of every user.
+    pub async fn key_list(&self, display_name: Option<&str>) -> Result<Vec<AccessKeyInfo>, Error> {
+        let display_name = display_name.map(str::to_owned);
+        Ok(self.retried(&KeyList { display_name }).await?.keys)
+    }
+
+    /// Deletes an access key (`NoSuchAccessKey`); connections that use it get
+    /// `AccessDenied` at their next request and are closed.
+    pub async fn key_delete(&self, access_key_id: &str) -> Result<(), Error> {
+        let access_key_id = access_key_id.to_owned();
+        self.once(&KeyDelete { access_key_id }).await.map(drop)
+    }
+
+    /// The user and secret of an access key, `None` if no such key exists: what an
+    /// adapter needs to verify a request signature. Callers may cache the answer for a
+    /// few seconds (a deleted key then keeps working for that long through them).
+    pub async fn key_lookup(&self, access_key_id: &str) -> Result<Option<KeyInfo>, Error> {
+        let access_key_id = access_key_id.to_owned();
+        Ok(self.retried(&KeyLookup { access_key_id }).await?.key)
     }
 }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ringstore_proto::Request;
+use ringstore_proto::{Principal, Request};
 
 use crate::connection::Connection;
 use crate::pool::Pool;
@@ -21,15 +21,22 @@ const RETRY_BACKOFF_MAX: Duration = Duration::from_millis(1000);
 /// list, get until its response arrives, delete_object, delete_objects, admin_status) are
 /// retried up to `retries` times on a broken connection, a timeout or a retryable status;
 /// writes that are not idempotent (put, create/delete bucket, ACL) never are.
+///
+/// A client made by [`acting_as`](Client::acting_as) shares the pool and sends every
+/// request on behalf of a principal (the connection's key must be an administrator's).
 #[derive(Clone)]
 pub struct Client {
     pub(crate) pool: Arc<Pool>,
     pub(crate) cfg: Arc<ClientConfig>,
+    pub(crate) principal: Option<Arc<Principal>>,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("cfg", &self.cfg).finish()
+        f.debug_struct("Client")
+            .field("cfg", &self.cfg)
+            .field("principal", &self.principal)
+            .finish()
     }
 }
 
@@ -43,7 +50,25 @@ impl Client {
         Ok(Client {
             pool,
             cfg: Arc::new(cfg),
+            principal: None,
         })
+    }
+
+    /// A client on the same pool whose every request acts as `principal`: the server
+    /// authorizes it exactly as if that user's own key had connected (or as an anonymous
+    /// caller). Cheap: no new connection. Needs an administrator key; other keys get
+    /// `AccessDenied` on every request.
+    pub fn acting_as(&self, principal: Principal) -> Client {
+        Client {
+            pool: self.pool.clone(),
+            cfg: self.cfg.clone(),
+            principal: Some(Arc::new(principal)),
+        }
+    }
+
+    /// The principal requests act as, if not the key's own user.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_deref()
     }
 
     pub(crate) fn timeout(&self) -> Duration {
@@ -77,13 +102,14 @@ impl Client {
     /// Sends a single-response request once (not retried).
     pub(crate) async fn once<R: Request>(&self, request: &R) -> Result<R::Response, Error> {
         let conn = self.pool.get().await?;
-        conn.call(request, self.timeout()).await
+        conn.call_as(request, self.principal(), self.timeout())
+            .await
     }
 
     /// Sends a single-response idempotent request, with retries.
     pub(crate) async fn retried<R: Request>(&self, request: &R) -> Result<R::Response, Error> {
-        let timeout = self.timeout();
-        self.idempotent(|conn| async move { conn.call(request, timeout).await })
+        let (timeout, principal) = (self.timeout(), self.principal());
+        self.idempotent(|conn| async move { conn.call_as(request, principal, timeout).await })
             .await
     }
 }

@@ -25,7 +25,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ringstore_proto::constants::{CONNECTION_REQUEST_ID, HEADER_BYTES};
-use ringstore_proto::{Body, Frame, FrameDecoder, FrameHeader, Request};
+use ringstore_proto::{
+    encode_with_principal, Body, Flags, Frame, FrameDecoder, FrameHeader, Principal, Request,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
@@ -304,18 +306,28 @@ impl Connection {
         self.outgoing.clone()
     }
 
-    /// Registers a request and sends its message frame (MORE set when `more`).
+    /// Registers a request and sends its message frame (MORE set when `more`). With a
+    /// `principal`, the frame has PRINCIPAL set and the body starts with its prefix.
     pub(crate) async fn send_message<R: Request>(
         &self,
         request: &R,
+        principal: Option<&Principal>,
         streaming: bool,
         more: bool,
         timeout: Duration,
     ) -> Result<InFlight, Error> {
-        let body = encode_body(request)?;
+        let body = match principal {
+            None => encode_body(request)?,
+            Some(p) => {
+                let mut out = BytesMut::new();
+                encode_with_principal(p, request, &mut out)?;
+                out.freeze()
+            }
+        };
         let opcode = R::OPCODE.code();
         let in_flight = self.begin(opcode, streaming, timeout).await?;
-        let header = FrameHeader::request(opcode, in_flight.id).more(more);
+        let mut header = FrameHeader::request(opcode, in_flight.id).more(more);
+        header.flags = header.flags.with(Flags::PRINCIPAL, principal.is_some());
         if let Err(e) = self.send(Outgoing::new(header, body), timeout).await {
             self.forget(in_flight.id);
             return Err(e);
@@ -337,12 +349,24 @@ impl Connection {
     }
 
     /// Sends a request that has a single response message and decodes that response.
+    #[cfg(test)]
     pub(crate) async fn call<R: Request>(
         &self,
         request: &R,
         timeout: Duration,
     ) -> Result<R::Response, Error> {
-        let mut in_flight = self.send_message(request, false, false, timeout).await?;
+        self.call_as(request, None, timeout).await
+    }
+
+    /// [`call`](Self::call) on behalf of `principal`, if any.
+    pub(crate) async fn call_as<R: Request>(
+        &self,
+        request: &R,
+        principal: Option<&Principal>,
+        timeout: Duration,
+    ) -> Result<R::Response, Error> {
+        let in_flight = self.send_message(request, principal, false, false, timeout);
+        let mut in_flight = in_flight.await?;
         let frame = self.response(&mut in_flight.head, timeout).await?;
         R::Response::decode(&frame.body).map_err(|e| bad_response(R::OPCODE.name(), e))
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use futures::Stream;
-use ringstore_proto::{Body, GetObject, GetObjectResponse};
+use ringstore_proto::{Body, GetObject, GetObjectResponse, Principal};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::time::Sleep;
@@ -54,9 +54,12 @@ impl std::fmt::Debug for GetObjectStream {
 pub(crate) async fn get_object(
     conn: Arc<Connection>,
     req: &GetObject,
+    principal: Option<&Principal>,
     timeout: Duration,
 ) -> Result<GetObjectStream, Error> {
-    let mut in_flight = conn.send_message(req, true, false, timeout).await?;
+    let mut in_flight = conn
+        .send_message(req, principal, true, false, timeout)
+        .await?;
     let frame = conn.response(&mut in_flight.head, timeout).await?;
     let response =
         GetObjectResponse::decode(&frame.body).map_err(|e| bad_response("GetObject", e))?;

@@ -49,7 +49,10 @@
 //!
 //! - `config`: [`ClientConfig`]; `error`: [`Error`].
 //! - `client`: [`Client`], connect and the retry policy.
-//! - `bucket`, `object`, `admin`: the operations, one file per family.
+//! - `bucket`, `object`, `admin`: the operations, one file per family (`admin` also has
+//!   users and keys, and `key_lookup` for adapters that verify signatures).
+//! - [`Client::acting_as`]: requests on behalf of a [`Principal`] (the HTTP adapter
+//!   authenticates its callers and sends their requests as them).
 //! - `put`, `get`: the streaming halves of PutObject and GetObject.
 //! - `auth`: the Hello/Auth handshake and [`auth_proof`].
 //! - `connection`, `pool`: the transport.
@@ -81,9 +84,9 @@ pub use get::GetObjectStream;
 /// The wire-format crate, for types not re-exported here.
 pub use ringstore_proto as proto;
 pub use ringstore_proto::{
-    Acl, BucketInfo, DeleteObjectsResponse, DeleteResult, ETag, GetObjectResponse, ListObjects,
-    ListPage, ObjectMeta, ObjectSummary, ObjectType, PutObject, RangeSpec, Status, StorageClass,
-    UserMeta,
+    AccessKeyInfo, Acl, BucketInfo, DeleteObjectsResponse, DeleteResult, ETag, GetObjectResponse,
+    KeyInfo, ListObjects, ListPage, NewAccessKey, ObjectMeta, ObjectSummary, ObjectType, Principal,
+    PutObject, RangeSpec, Status, StorageClass, UserInfo, UserMeta,
 };
 
 #[cfg(test)]

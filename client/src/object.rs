@@ -21,7 +21,7 @@ impl Client {
         body: impl AsyncRead + Send + Unpin,
     ) -> Result<ObjectMeta, Error> {
         let conn = self.pool.get().await?;
-        put::put_object(&conn, &req, body, self.timeout()).await
+        put::put_object(&conn, &req, self.principal(), body, self.timeout()).await
     }
 
     /// Uploads an object from memory; sets `req.content_length` to `data.len()`.
@@ -50,7 +50,8 @@ impl Client {
         };
         let timeout = self.timeout();
         let request = &request;
-        self.idempotent(|conn| get::get_object(conn, request, timeout))
+        let principal = self.principal();
+        self.idempotent(|conn| get::get_object(conn, request, principal, timeout))
             .await
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ringstore_proto::constants::CHUNK_BYTES_RECOMMENDED;
-use ringstore_proto::{Body, FrameHeader, ObjectMeta, Opcode, PutObject};
+use ringstore_proto::{Body, FrameHeader, ObjectMeta, Opcode, Principal, PutObject};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
 
@@ -38,11 +38,13 @@ fn chunk_header(id: u64, remaining: u64) -> FrameHeader {
 pub(crate) async fn put_object<B: AsyncRead + Unpin>(
     conn: &Connection,
     req: &PutObject,
+    principal: Option<&Principal>,
     mut body: B,
     timeout: Duration,
 ) -> Result<ObjectMeta, Error> {
     let more = req.content_length > 0;
-    let mut in_flight = conn.send_message(req, false, more, timeout).await?;
+    let in_flight = conn.send_message(req, principal, false, more, timeout);
+    let mut in_flight = in_flight.await?;
     let mut abort = AbortGuard {
         conn,
         id: in_flight.id,

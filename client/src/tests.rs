@@ -174,7 +174,7 @@ async fn responses_route_by_request_id_in_any_order() {
         let conn = conn.clone();
         async move {
             let request = get_request("k");
-            let stream = get::get_object(conn.clone(), &request, TIMEOUT);
+            let stream = get::get_object(conn.clone(), &request, None, TIMEOUT);
             let mut stream = stream.await.unwrap();
             conn.call(&Ping, TIMEOUT).await.unwrap();
             assert_eq!(stream.response.range_len, body.len() as u64);
@@ -228,7 +228,7 @@ async fn put_body_is_chunked() {
         content_md5: None,
         forbid_overwrite: false,
     };
-    let client = put::put_object(&conn, &request, &body[..], TIMEOUT);
+    let client = put::put_object(&conn, &request, None, &body[..], TIMEOUT);
     let server = async {
         let message = peer.recv().await;
         assert!(message.header.has_more() && !message.header.is_chunk());
@@ -270,7 +270,7 @@ async fn empty_put_sends_no_chunks() {
         content_md5: None,
         forbid_overwrite: true,
     };
-    let client = put::put_object(&conn, &request, tokio::io::empty(), TIMEOUT);
+    let client = put::put_object(&conn, &request, None, tokio::io::empty(), TIMEOUT);
     let server = async {
         let message = peer.recv().await;
         assert!(!message.header.has_more());
@@ -304,7 +304,7 @@ async fn early_rejection_stops_the_upload() {
         content_md5: None,
         forbid_overwrite: false,
     };
-    let client = put::put_object(&conn, &request, &body[..], TIMEOUT);
+    let client = put::put_object(&conn, &request, None, &body[..], TIMEOUT);
     let server = async {
         let message = peer.recv().await;
         peer.reply_error(&message, Status::NoSuchBucket, "no bucket 'nobucket'")
@@ -350,7 +350,7 @@ async fn short_body_aborts_the_upload() {
         content_md5: None,
         forbid_overwrite: false,
     };
-    let client = put::put_object(&conn, &request, &[7u8; 10][..], TIMEOUT);
+    let client = put::put_object(&conn, &request, None, &[7u8; 10][..], TIMEOUT);
     let server = async {
         let message = peer.recv().await;
         let abort = peer.recv().await;
@@ -376,7 +376,7 @@ async fn error_chunk_aborts_a_download() {
     let (conn, mut peer) = connected(8).await;
     let client = async {
         let request = get_request("k");
-        let mut stream = get::get_object(conn.clone(), &request, TIMEOUT)
+        let mut stream = get::get_object(conn.clone(), &request, None, TIMEOUT)
             .await
             .unwrap();
         assert_eq!(&stream.next_chunk().await.unwrap().unwrap()[..], b"abc");
@@ -410,7 +410,7 @@ async fn body_length_is_checked() {
     let (conn, mut peer) = connected(8).await;
     let client = async {
         for _ in 0..2 {
-            let mut stream = get::get_object(conn.clone(), &get_request("k"), TIMEOUT)
+            let mut stream = get::get_object(conn.clone(), &get_request("k"), None, TIMEOUT)
                 .await
                 .unwrap();
             let mut error = None;
@@ -442,7 +442,7 @@ async fn body_length_is_checked() {
 async fn dropped_download_is_discarded() {
     let (conn, mut peer) = connected(8).await;
     let client = async {
-        let stream = get::get_object(conn.clone(), &get_request("k"), TIMEOUT).await;
+        let stream = get::get_object(conn.clone(), &get_request("k"), None, TIMEOUT).await;
         drop(stream.unwrap());
         conn.call(&Ping, TIMEOUT).await.unwrap();
     };
@@ -626,4 +626,47 @@ async fn client_connect_fails_fast_on_a_bad_key() {
     });
     let error = Client::connect(config(&endpoint)).await.unwrap_err();
     assert!(matches!(error, Error::Auth(_)), "{error}");
+}
+
+/// On behalf of a principal, the message frame carries PRINCIPAL and the prefix, and the
+/// upload's chunk frames carry neither.
+#[tokio::test]
+async fn requests_on_behalf_of_a_principal_carry_the_flag_and_prefix() {
+    let (conn, mut peer) = connected(8).await;
+    let principal = ringstore_proto::Principal::User("1234567890123456".into());
+    let request = PutObject {
+        bucket: "bkt".into(),
+        key: "k".into(),
+        content_type: String::new(),
+        user_meta: vec![],
+        content_length: 3,
+        content_md5: None,
+        forbid_overwrite: false,
+    };
+    let client = put::put_object(&conn, &request, Some(&principal), &b"abc"[..], TIMEOUT);
+    let server = async {
+        let message = peer.recv().await;
+        assert!(message.header.has_principal() && message.header.has_more());
+        let (got, rest) = ringstore_proto::split_principal(&message.body).unwrap();
+        assert_eq!(got, principal);
+        assert_eq!(PutObject::decode(&rest).unwrap(), request);
+        let chunk = peer.recv().await;
+        assert!(chunk.header.is_chunk() && !chunk.header.has_principal());
+        assert_eq!(&chunk.body[..], b"abc");
+        peer.reply(&message, &meta("k", 3), false).await;
+    };
+    let (stored, ()) = tokio::join!(client, server);
+    assert_eq!(stored.unwrap().size, 3);
+    let ping = conn.call_as(&Ping, Some(&ringstore_proto::Principal::Anonymous), TIMEOUT);
+    let server = async {
+        let frame = peer.recv().await;
+        let (got, rest) = ringstore_proto::split_principal(&frame.body).unwrap();
+        assert_eq!(
+            (got, rest.len()),
+            (ringstore_proto::Principal::Anonymous, 0)
+        );
+        peer.reply(&frame, &Empty, false).await;
+    };
+    let (pong, ()) = tokio::join!(ping, server);
+    pong.unwrap();
 }

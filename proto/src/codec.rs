@@ -48,6 +48,13 @@ pub enum Field {
     Results,
     Message,
     Json,
+    UserId,
+    DisplayName,
+    SecretAccessKey,
+    Users,
+    AccessKeys,
+    /// The principal prefix's tag.
+    Principal,
     /// A bool or an option tag that is neither 0 nor 1.
     Tag,
     /// The whole body (encoding only: over `FRAME_BODY_BYTES_MAX`).
@@ -72,6 +79,9 @@ impl Field {
             Field::VersionId => (1, VERSION_ID_BYTES_MAX),
             Field::Message => (0, ERROR_MESSAGE_BYTES_MAX),
             Field::Json => (0, ADMIN_JSON_BYTES_MAX),
+            Field::UserId => (USER_ID_BYTES_MIN, USER_ID_BYTES_MAX),
+            Field::DisplayName => (DISPLAY_NAME_BYTES_MIN, DISPLAY_NAME_BYTES_MAX),
+            Field::SecretAccessKey => (SECRET_ACCESS_KEY_BYTES_MIN, SECRET_ACCESS_KEY_BYTES_MAX),
             other => unreachable!("{other:?} is not a string field"),
         }
     }
@@ -84,6 +94,8 @@ impl Field {
             Field::Objects | Field::CommonPrefixes => LIST_KEYS_MAX,
             Field::Buckets => LIST_BUCKETS_MAX,
             Field::Keys | Field::Results => DELETE_KEYS_MAX,
+            Field::Users => USERS_MAX + 1,
+            Field::AccessKeys => ACCESS_KEYS_MAX,
             other => unreachable!("{other:?} is not a vector field"),
         }
     }
@@ -153,6 +165,13 @@ impl BodyError {
             {
                 Status::MetadataTooLarge
             }
+            BadLength {
+                field: Field::DisplayName,
+                ..
+            }
+            | InvalidUtf8 {
+                field: Field::DisplayName,
+            } => Status::InvalidUserName,
             InvalidValue {
                 field: Field::ContentLength,
                 ..

@@ -44,6 +44,26 @@ pub const AUTH_PROOF_CONTEXT: &[u8] = b"ringstore-auth-v1";
 pub const ACCESS_KEY_ID_BYTES_MIN: usize = 1;
 pub const ACCESS_KEY_ID_BYTES_MAX: usize = 128;
 
+/// Secret access keys, as KeyCreate and KeyLookup carry them.
+pub const SECRET_ACCESS_KEY_BYTES_MIN: usize = 1;
+pub const SECRET_ACCESS_KEY_BYTES_MAX: usize = 128;
+/// User ids: OSS-style owner ids (decimal strings); a bucket's `owner` is one.
+pub const USER_ID_BYTES_MIN: usize = 1;
+pub const USER_ID_BYTES_MAX: usize = OWNER_BYTES_MAX;
+/// User display names (`[a-z0-9._-]`, checked by the server).
+pub const DISPLAY_NAME_BYTES_MIN: usize = 1;
+pub const DISPLAY_NAME_BYTES_MAX: usize = 64;
+/// Users the daemon keeps, besides the built-in `root`.
+pub const USERS_MAX: usize = 1000;
+/// Access keys KeyCreate may give one user (as OSS and IAM: two, so a key can be rotated).
+pub const ACCESS_KEYS_PER_USER_MAX: usize = 2;
+/// Every access key: each user's (root included) plus the root key from the environment
+/// or `root.key`.
+pub const ACCESS_KEYS_MAX: usize = (USERS_MAX + 1) * ACCESS_KEYS_PER_USER_MAX + 1;
+/// The principal prefix of a request sent on behalf of someone (PRINCIPAL flag): a tag and
+/// at most one user id.
+pub const PRINCIPAL_PREFIX_BYTES_MAX: usize = 1 + 2 + USER_ID_BYTES_MAX;
+
 /// Bucket names (the engine checks the character set; the wire checks the length).
 pub const BUCKET_NAME_BYTES_MIN: usize = 3;
 pub const BUCKET_NAME_BYTES_MAX: usize = 63;
@@ -92,6 +112,34 @@ const _: () = assert!(
         <= FRAME_BODY_BYTES_MAX
 );
 const _: () = assert!(4 + DELETE_KEYS_MAX * (KEY_FIELD_BYTES_MAX + 2) <= FRAME_BODY_BYTES_MAX);
+// A UserList of every user (id, name, created, admin flag, key ids) fits in one frame, and
+// so does a KeyList of every key (key id, user id, name, created).
+const _: () = assert!(
+    4 + (USERS_MAX + 1)
+        * (2 + USER_ID_BYTES_MAX
+            + 2
+            + DISPLAY_NAME_BYTES_MAX
+            + 8
+            + 1
+            + 4
+            + (ACCESS_KEYS_PER_USER_MAX + 1) * (2 + ACCESS_KEY_ID_BYTES_MAX))
+        <= FRAME_BODY_BYTES_MAX
+);
+const _: () = assert!(
+    4 + ACCESS_KEYS_MAX
+        * (2 + ACCESS_KEY_ID_BYTES_MAX + 2 + USER_ID_BYTES_MAX + 2 + DISPLAY_NAME_BYTES_MAX + 8)
+        <= FRAME_BODY_BYTES_MAX
+);
+// A maximal DeleteObjects request still fits with a principal prefix before it.
+const _: () = assert!(
+    PRINCIPAL_PREFIX_BYTES_MAX
+        + 2
+        + BUCKET_NAME_BYTES_MAX
+        + 4
+        + 1
+        + DELETE_KEYS_MAX * KEY_FIELD_BYTES_MAX
+        <= FRAME_BODY_BYTES_MAX
+);
 // A ListPage of 1000 maximal keys does NOT fit (each entry costs up to 1023 + 40 bytes, so
 // about 1.07 MB); the server closes a page early, with `is_truncated`, when the next entry
 // would cross `LIST_PAGE_BYTES_MAX`. See `object::ListPage` and PROTOCOL.md, "ListObjects".

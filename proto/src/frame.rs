@@ -4,7 +4,8 @@
 //! offset size field           notes
 //!      0    4 magic           b"RSP1"
 //!      4    1 version         1
-//!      5    1 flags           bit0 MORE, bit1 RESPONSE, bit2 CHUNK, bits 3..7 zero
+//!      5    1 flags           bit0 MORE, bit1 RESPONSE, bit2 CHUNK, bit3 PRINCIPAL,
+//!                             bits 4..7 zero
 //!      6    2 opcode          raw u16, see opcode.rs
 //!      8    8 request_id      chosen by the client, echoed by the server
 //!     16    4 body_len        ≤ FRAME_BODY_BYTES_MAX
@@ -54,8 +55,11 @@ impl Flags {
     pub const RESPONSE: Flags = Flags(1 << 1);
     /// The frame is a body chunk of the message with the same request id, not a message.
     pub const CHUNK: Flags = Flags(1 << 2);
+    /// The request body starts with a principal prefix (`principal.rs`): an administrator
+    /// key acts on behalf of that principal. Only on request message frames.
+    pub const PRINCIPAL: Flags = Flags(1 << 3);
     /// Every defined bit; the others must be zero.
-    pub const KNOWN: Flags = Flags(0b111);
+    pub const KNOWN: Flags = Flags(0b1111);
     pub const NONE: Flags = Flags(0);
 
     pub fn from_bits(bits: u8) -> Option<Flags> {
@@ -146,6 +150,9 @@ impl FrameHeader {
     }
     pub fn has_more(&self) -> bool {
         self.flags.contains(Flags::MORE)
+    }
+    pub fn has_principal(&self) -> bool {
+        self.flags.contains(Flags::PRINCIPAL)
     }
 
     /// The status as an enum; `Err(code)` for a code this crate does not know.
@@ -276,6 +283,9 @@ pub enum DecodeError {
     /// Undefined flag bits are set.
     #[error("undefined flag bits in 0x{flags:02x}")]
     UnknownFlags { flags: u8 },
+    /// PRINCIPAL is set on a response or chunk frame; it belongs to request messages only.
+    #[error("the PRINCIPAL flag on a response or chunk frame (flags 0x{flags:02x})")]
+    MisplacedPrincipal { flags: u8 },
     /// The reserved header field is not zero.
     #[error("reserved header field is 0x{reserved:04x}, not zero")]
     ReservedNotZero { reserved: u16 },
@@ -339,6 +349,12 @@ pub fn decode_header(buf: &[u8]) -> Result<Option<DecodedHeader>, DecodeError> {
     let flags = Flags::from_bits(buf[OFFSET_FLAGS]).ok_or(DecodeError::UnknownFlags {
         flags: buf[OFFSET_FLAGS],
     })?;
+    if flags.contains(Flags::PRINCIPAL)
+        && (flags.contains(Flags::RESPONSE) || flags.contains(Flags::CHUNK))
+    {
+        let flags = flags.bits();
+        return Err(DecodeError::MisplacedPrincipal { flags });
+    }
     let reserved = le_u16(buf, OFFSET_RESERVED);
     if reserved != 0 {
         return Err(DecodeError::ReservedNotZero { reserved });
@@ -584,10 +600,17 @@ mod tests {
             ),
             (
                 Box::new(|b| {
-                    b[OFFSET_FLAGS] = 0x08;
+                    b[OFFSET_FLAGS] = 0x10;
                     reseal(b)
                 }),
-                DecodeError::UnknownFlags { flags: 0x08 },
+                DecodeError::UnknownFlags { flags: 0x10 },
+            ),
+            (
+                Box::new(|b| {
+                    b[OFFSET_FLAGS] = 0x0A;
+                    reseal(b)
+                }),
+                DecodeError::MisplacedPrincipal { flags: 0x0A },
             ),
             (
                 Box::new(|b| {

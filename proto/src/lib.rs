@@ -18,8 +18,9 @@
 //! - [`codec`]: the body encoding ([`Writer`], [`Reader`]), [`Body`], [`Request`],
 //!   [`BodyError`].
 //! - [`opcode`], [`status`]: the numbers, and [`ErrorBody`].
-//! - [`session`], [`bucket`], [`object`], [`admin`]: one file per operation family, with
-//!   each request, its response and the types they carry.
+//! - [`session`], [`bucket`], [`object`], [`admin`], [`user`]: one file per operation
+//!   family, with each request, its response and the types they carry.
+//! - [`principal`]: the prefix of a request sent on behalf of a principal.
 
 #![forbid(unsafe_code)]
 
@@ -30,8 +31,10 @@ pub mod constants;
 pub mod frame;
 pub mod object;
 pub mod opcode;
+pub mod principal;
 pub mod session;
 pub mod status;
+pub mod user;
 
 pub use admin::{AdminJson, AdminStatus, ScrubPause, ScrubStart, ScrubStatus};
 pub use bucket::{
@@ -49,8 +52,13 @@ pub use object::{
     PutObject, RangeSpec, UserMeta,
 };
 pub use opcode::Opcode;
+pub use principal::{encode_with_principal, split_principal, Principal};
 pub use session::{Auth, Challenge, Hello, Ping};
 pub use status::{ErrorBody, Status};
+pub use user::{
+    AccessKeyInfo, AccessKeys, KeyCreate, KeyDelete, KeyInfo, KeyList, KeyLookup,
+    KeyLookupResponse, NewAccessKey, UserCreate, UserDelete, UserInfo, UserList, Users,
+};
 
 #[cfg(test)]
 mod test_support;

@@ -92,6 +92,21 @@ opcodes! {
     ScrubPause = 0x0F03,
     /// Scrub progress. Request empty, response JSON.
     ScrubStatus = 0x0F04,
+
+    /// Create a user. Request `UserCreate`, response `UserInfo`.
+    UserCreate = 0x0F10,
+    /// Every user. Request empty, response `UserList`.
+    UserList = 0x0F11,
+    /// Delete a user who owns no bucket, and its keys. Response: empty.
+    UserDelete = 0x0F12,
+    /// A new access key for a user. Response `NewAccessKey` (the secret, shown once).
+    KeyCreate = 0x0F13,
+    /// Access keys, of one user or all. Response `KeyList` (no secrets).
+    KeyList = 0x0F14,
+    /// Delete an access key. Response: empty.
+    KeyDelete = 0x0F15,
+    /// An access key's user and secret, for signature checks. Response `KeyLookupResponse`.
+    KeyLookup = 0x0F16,
 }
 
 impl Opcode {

@@ -69,6 +69,20 @@ statuses! {
     NotAuthenticated = 0x0201,
     /// Unknown access key, wrong proof, or the key may not perform this operation.
     AccessDenied = 0x0202,
+    /// UserDelete, KeyCreate or KeyList named a user that does not exist.
+    NoSuchUser = 0x0203,
+    /// UserCreate of a display name that is taken.
+    UserAlreadyExists = 0x0204,
+    /// UserDelete of a user who still owns buckets.
+    UserOwnsBuckets = 0x0205,
+    /// KeyDelete of an access key id that does not exist.
+    NoSuchAccessKey = 0x0206,
+    /// UserCreate would exceed `USERS_MAX`.
+    TooManyUsers = 0x0207,
+    /// KeyCreate would give the user more than `ACCESS_KEYS_PER_USER_MAX` keys.
+    TooManyAccessKeys = 0x0208,
+    /// The display name breaks the naming rules (1..=64 of `a-z 0-9 . _ -`).
+    InvalidUserName = 0x0209,
 
     /// The bucket name breaks the naming rules (length 3..=63, lowercase, digits, '-').
     InvalidBucketName = 0x0301,
@@ -216,7 +230,7 @@ mod tests {
             assert_eq!(Status::try_from(status.code()), Ok(*status));
         }
         assert_eq!(Status::try_from(0x0999), Err(0x0999));
-        assert_eq!(Status::ALL.len(), 26);
+        assert_eq!(Status::ALL.len(), 33);
         assert_eq!(Status::NoSuchKey.to_string(), "NoSuchKey (0x0403)");
         assert!(Status::Busy.is_retryable() && !Status::DataUnavailable.is_retryable());
         for status in &Status::ALL[1..] {

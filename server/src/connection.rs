@@ -27,12 +27,14 @@ use glommio::net::TcpStream;
 use ringstore_proto::constants::{CHUNK_BYTES_MAX, CONNECTION_REQUEST_ID};
 use ringstore_proto::frame::CONNECTION_OPCODE;
 use ringstore_proto::{
-    encode_error_frame, encode_message_frame, Auth, Body, Challenge, DecodeError, Empty, Frame,
-    FrameDecoder, FrameHeader, Hello, Opcode, PutObject, Status,
+    encode_error_frame, encode_message_frame, split_principal, Auth, Body, Challenge, DecodeError,
+    Empty, Frame, FrameDecoder, FrameHeader, Hello, Opcode, Principal, PutObject, Status,
 };
 
+use crate::authz::Who;
 use crate::dispatch;
 use crate::listener::ExecutorCtx;
+use crate::users::Identity;
 
 /// Frames queued for the writer before request tasks wait.
 const OUT_QUEUE_DEPTH: usize = 64;
@@ -202,8 +204,24 @@ struct Conn {
     sink: FrameSink,
     requests: Requests,
     auth: AuthState,
-    /// The access key id the connection authenticated as.
-    principal: Rc<str>,
+    /// Who the connection authenticated as, once it did.
+    identity: Option<ConnIdentity>,
+}
+
+/// The key a connection authenticated with and who it resolved to, as of `generation` of
+/// the users store. A later generation re-resolves the key: a deleted key stops working
+/// on open connections at their next request.
+struct ConnIdentity {
+    access_key_id: String,
+    who: Who,
+    generation: u64,
+}
+
+fn who_of(identity: Identity) -> Who {
+    match identity.admin {
+        true => Who::Admin(Rc::from(identity.user_id)),
+        false => Who::User(Rc::from(identity.user_id)),
+    }
 }
 
 /// Serves one accepted connection until it closes.
@@ -217,7 +235,7 @@ pub async fn serve(ctx: Rc<ExecutorCtx>, stream: TcpStream) {
         sink: FrameSink { tx },
         requests: Requests::default(),
         auth: AuthState::AwaitHello,
-        principal: Rc::from(""),
+        identity: None,
     };
     let end = conn.read_loop(&mut reader).await;
     conn.requests.abort_bodies();
@@ -331,7 +349,7 @@ impl Conn {
             AuthState::AwaitHello => Opcode::Hello,
             _ => Opcode::Auth,
         };
-        if h.is_chunk() || h.has_more() || h.opcode != expected.code() {
+        if h.is_chunk() || h.has_more() || h.has_principal() || h.opcode != expected.code() {
             let msg = format!(
                 "expected {} before authentication, got opcode 0x{:04x}",
                 expected.name(),
@@ -352,13 +370,22 @@ impl Conn {
                     Ok(auth) => auth,
                     Err(e) => return self.reject(h, e.status(), &e.to_string()).await,
                 };
-                let keys = &self.ctx.keys;
-                if !keys.verify(&access_key_id, &client_nonce, &server_nonce, &auth.proof) {
+                let users = &self.ctx.users;
+                let generation = users.generation();
+                let identity = users
+                    .verify(&access_key_id, &client_nonce, &server_nonce, &auth.proof)
+                    .then(|| users.identity_of_key(&access_key_id))
+                    .flatten();
+                let Some(identity) = identity else {
                     let msg = format!("access denied for access key {access_key_id:?}");
                     return self.reject(h, Status::AccessDenied, &msg).await;
-                }
+                };
                 self.auth = AuthState::Ready;
-                self.principal = Rc::from(access_key_id.as_str());
+                self.identity = Some(ConnIdentity {
+                    access_key_id,
+                    who: who_of(identity),
+                    generation,
+                });
                 let header = FrameHeader::response(h.opcode, h.request_id, Status::Ok);
                 self.sink.message(header, &Empty).await;
                 None
@@ -433,6 +460,20 @@ impl Conn {
             return None;
         }
         let opcode = opcode.expect("checked above");
+        let Some(mut who) = self.current_who() else {
+            let msg = "the access key of this connection was deleted";
+            return self.reject(h, Status::AccessDenied, msg).await;
+        };
+        let mut frame = frame;
+        if h.has_principal() {
+            match self.acting_as(&who, &frame.body) {
+                Ok((principal, body)) => (who, frame.body) = (principal, body),
+                Err((status, msg)) => {
+                    self.refuse(h, status, &msg).await;
+                    return None;
+                }
+            }
+        }
         let put = if opcode == Opcode::PutObject {
             match self.accept_put(h, &frame.body) {
                 Ok(put) => Some(put),
@@ -447,15 +488,48 @@ impl Conn {
         };
         let ctx = self.ctx.clone();
         let (sink, requests) = (self.sink.clone(), self.requests.clone());
-        let caller = dispatch::Caller {
-            access_key_id: self.principal.clone(),
-        };
+        let caller = dispatch::Caller { who };
         glommio::spawn_local(async move {
             dispatch::serve(ctx, sink, caller, frame, opcode, put).await;
             requests.responded(h.request_id);
         })
         .detach();
         None
+    }
+
+    /// Who the connection is now: re-resolved when the users store changed since the last
+    /// look; `None` once its key is gone.
+    fn current_who(&mut self) -> Option<Who> {
+        let users = &self.ctx.users;
+        let identity = self.identity.as_mut().expect("authenticated");
+        let generation = users.generation();
+        if identity.generation != generation {
+            identity.who = who_of(users.identity_of_key(&identity.access_key_id)?);
+            identity.generation = generation;
+        }
+        Some(identity.who.clone())
+    }
+
+    /// A request with the PRINCIPAL flag: only an administrator's connection may send it;
+    /// the request then acts as the principal in its body's prefix.
+    fn acting_as(&self, who: &Who, body: &Bytes) -> Result<(Who, Bytes), (Status, String)> {
+        if !who.is_admin() {
+            let msg = "only an administrator key may act on behalf of a principal";
+            return Err((Status::AccessDenied, msg.into()));
+        }
+        let (principal, rest) = split_principal(body)
+            .map_err(|e| (e.status(), format!("malformed principal prefix: {e}")))?;
+        let who = match principal {
+            Principal::Anonymous => Who::Anonymous,
+            Principal::User(user_id) => match self.ctx.users.identity_of_user(&user_id) {
+                Some(identity) => who_of(identity),
+                None => {
+                    let msg = format!("access denied: no user has the id {user_id:?}");
+                    return Err((Status::AccessDenied, msg));
+                }
+            },
+        };
+        Ok((who, rest))
     }
 
     /// Answers a request with an error at once; if chunks follow, they are discarded.

@@ -4,6 +4,7 @@
 //! <data_dir>/
 //!   devices/dev0 … dev{N-1}   the device set (engine format)
 //!   root.key                  the root access key (unless given by the environment)
+//!   users.json                users and their access keys (`users.rs`)
 //! ```
 //!
 //! Formatting is not atomic across devices, so the first start formats into
@@ -17,7 +18,8 @@ use anyhow::Context;
 use ringstore_engine::device_set::{format, FormatOptions};
 
 use crate::config::ServeConfig;
-use crate::keys::{root_key, KeyStore, RootKeySource};
+use crate::keys::{root_key, RootKeySource};
+use crate::users::Users;
 
 const DEVICES_DIR: &str = "devices";
 const FORMATTING_DIR: &str = "devices.formatting";
@@ -26,7 +28,7 @@ const FORMATTING_DIR: &str = "devices.formatting";
 #[derive(Debug)]
 pub struct Prepared {
     pub device_paths: Vec<PathBuf>,
-    pub keys: KeyStore,
+    pub users: Users,
     /// The root key's id (never the secret), for the start-up log line.
     pub root_access_key_id: String,
     pub root_key_source: RootKeySource,
@@ -47,7 +49,7 @@ pub fn prepare(cfg: &ServeConfig) -> anyhow::Result<Prepared> {
     Ok(Prepared {
         device_paths: cfg.device_paths(),
         root_access_key_id: root.access_key_id.clone(),
-        keys: KeyStore::with_root(root),
+        users: Users::open(dir, root)?,
         root_key_source,
         formatted_now,
     })

@@ -19,6 +19,7 @@ use ringstore_proto::{
     ObjectMeta, Opcode, Ping, PutBucketAcl, PutObject, Status,
 };
 
+use crate::authz::{self, Who};
 use crate::connection::FrameSink;
 use crate::convert::{
     acl_from_proto, bucket_to_proto, meta_to_proto, put_options_from_proto, range_from_proto,
@@ -27,6 +28,7 @@ use crate::convert::{
 use crate::errors::status_of;
 use crate::listener::ExecutorCtx;
 use crate::metrics;
+use crate::user_ops;
 
 /// `max_keys` / `max_buckets` of 0 means this many, as OSS.
 const LIST_DEFAULT: usize = 100;
@@ -69,7 +71,7 @@ pub struct Put {
 
 /// The identity a request acts as.
 pub struct Caller {
-    pub access_key_id: Rc<str>,
+    pub who: Who,
 }
 
 /// Serves one request and sends its whole response.
@@ -84,12 +86,16 @@ pub async fn serve(
     let (op, id, body) = (frame.header.opcode, frame.header.request_id, frame.body);
     let h = &ctx.handle;
     let s = &mut sink;
+    if let Err(f) = authz::authorize(h, &caller.who, opcode, &body) {
+        s.error(op, id, f.status, &f.message).await;
+        return;
+    }
     match opcode {
         Opcode::Ping => reply(s, op, id, Ping::decode(&body).map(|_| Empty)).await,
         Opcode::CreateBucket => reply(s, op, id, create_bucket(h, &caller, &body).await).await,
         Opcode::DeleteBucket => reply(s, op, id, delete_bucket(h, &body).await).await,
         Opcode::HeadBucket => reply(s, op, id, head_bucket(h, &body)).await,
-        Opcode::ListBuckets => reply(s, op, id, list_buckets(h, &body)).await,
+        Opcode::ListBuckets => reply(s, op, id, list_buckets(h, &caller, &body)).await,
         Opcode::PutBucketAcl => reply(s, op, id, put_bucket_acl(h, &body).await).await,
         Opcode::PutObject => {
             let put = put.expect("the read loop decodes every PutObject");
@@ -108,6 +114,13 @@ pub async fn serve(
             };
             reply::<Empty>(s, op, id, Err(failure)).await
         }
+        Opcode::UserCreate => reply(s, op, id, user_ops::user_create(&ctx, &body)).await,
+        Opcode::UserList => reply(s, op, id, user_ops::user_list(&ctx, &body)).await,
+        Opcode::UserDelete => reply(s, op, id, user_ops::user_delete(&ctx, &body)).await,
+        Opcode::KeyCreate => reply(s, op, id, user_ops::key_create(&ctx, &body)).await,
+        Opcode::KeyList => reply(s, op, id, user_ops::key_list(&ctx, &body)).await,
+        Opcode::KeyDelete => reply(s, op, id, user_ops::key_delete(&ctx, &body)).await,
+        Opcode::KeyLookup => reply(s, op, id, user_ops::key_lookup(&ctx, &body)).await,
         Opcode::Hello | Opcode::Auth => unreachable!("refused by the read loop after auth"),
     }
 }
@@ -131,7 +144,11 @@ async fn create_bucket(h: &Handle, caller: &Caller, body: &[u8]) -> Result<Empty
         acl_from_proto(m.acl),
         storage_class_from_proto(m.storage_class),
     );
-    h.create_bucket(&m.name, &m.region, acl, class, &caller.access_key_id)
+    let owner = caller
+        .who
+        .user_id()
+        .expect("authz lets only users create buckets");
+    h.create_bucket(&m.name, &m.region, acl, class, owner)
         .await?;
     Ok(Empty)
 }
@@ -148,7 +165,7 @@ fn head_bucket(h: &Handle, body: &[u8]) -> Result<BucketInfo, Failure> {
 }
 
 /// Buckets in name order after `marker` that start with `prefix`, one page.
-fn list_buckets(h: &Handle, body: &[u8]) -> Result<BucketList, Failure> {
+fn list_buckets(h: &Handle, caller: &Caller, body: &[u8]) -> Result<BucketList, Failure> {
     let m = ListBuckets::decode(body)?;
     let max = match m.max_buckets as usize {
         0 => LIST_DEFAULT,
@@ -157,7 +174,8 @@ fn list_buckets(h: &Handle, body: &[u8]) -> Result<BucketList, Failure> {
     let mut matching = h
         .list_buckets()
         .into_iter()
-        .filter(|b| b.name.starts_with(&m.prefix) && b.name.as_str() > m.marker.as_str());
+        .filter(|b| b.name.starts_with(&m.prefix) && b.name.as_str() > m.marker.as_str())
+        .filter(|b| authz::lists_bucket(&caller.who, &b.owner));
     let buckets: Vec<BucketInfo> = matching.by_ref().take(max).map(bucket_to_proto).collect();
     let is_truncated = matching.next().is_some();
     let next_marker = is_truncated.then(|| buckets.last().map(|b| b.name.clone()));

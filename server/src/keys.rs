@@ -1,10 +1,9 @@
-//! Access keys: the root key (from the environment or `<data_dir>/root.key`), the
-//! `KeyStore` that maps access key ids to secrets, and the handshake proof.
+//! Access keys: the root key (from the environment or `<data_dir>/root.key`), key
+//! generation, and the handshake proof. The store of users and their keys is `users`.
 //!
 //! `root.key` is TOML with two lines, `access_key_id = "..."` and
-//! `secret_access_key = "..."`, mode 0600. Users and their keys come with the HTTP adapter.
+//! `secret_access_key = "..."`, mode 0600.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -15,7 +14,6 @@ use rand::Rng;
 use ringstore_proto::constants::{AUTH_PROOF_CONTEXT, NONCE_BYTES, PROOF_BYTES};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 pub const ENV_ROOT_ACCESS_KEY_ID: &str = "RINGSTORE_ROOT_ACCESS_KEY_ID";
 pub const ENV_ROOT_SECRET_ACCESS_KEY: &str = "RINGSTORE_ROOT_SECRET_ACCESS_KEY";
@@ -132,38 +130,6 @@ fn write_key_file(path: &Path, key: &AccessKey) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Access key id → secret. Shared read-only by every executor.
-#[derive(Clone, Debug, Default)]
-pub struct KeyStore {
-    keys: HashMap<String, AccessKey>,
-}
-
-impl KeyStore {
-    pub fn with_root(root: AccessKey) -> KeyStore {
-        let mut keys = HashMap::new();
-        keys.insert(root.access_key_id.clone(), root);
-        KeyStore { keys }
-    }
-
-    /// Whether `proof` is the HMAC of the handshake under `access_key_id`'s secret. An
-    /// unknown key id is checked against a dummy secret so both failures cost the same.
-    pub fn verify(
-        &self,
-        access_key_id: &str,
-        client_nonce: &[u8; NONCE_BYTES],
-        server_nonce: &[u8; NONCE_BYTES],
-        proof: &[u8; PROOF_BYTES],
-    ) -> bool {
-        let (secret, known) = match self.keys.get(access_key_id) {
-            Some(key) => (key.secret_access_key.as_str(), true),
-            None => ("", false),
-        };
-        let expected = proof_for(secret, access_key_id, client_nonce, server_nonce);
-        let equal: bool = expected.ct_eq(proof).into();
-        equal && known
-    }
-}
-
 /// `HMAC-SHA256(secret, "ringstore-auth-v1" || client_nonce || server_nonce || id)`.
 pub fn proof_for(
     secret: &str,
@@ -213,18 +179,5 @@ mod tests {
         assert_eq!(load_key_file(&path).unwrap(), key);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("access_key_id = \"RS"));
-    }
-
-    #[test]
-    fn proofs_verify_only_with_the_right_secret_and_nonces() {
-        let key = AccessKey::generate();
-        let store = KeyStore::with_root(key.clone());
-        let (c, s) = ([1u8; 32], [2u8; 32]);
-        let proof = proof_for(&key.secret_access_key, &key.access_key_id, &c, &s);
-        assert!(store.verify(&key.access_key_id, &c, &s, &proof));
-        assert!(!store.verify(&key.access_key_id, &s, &c, &proof));
-        assert!(!store.verify("RSUNKNOWN", &c, &s, &proof));
-        let wrong = proof_for("not the secret", &key.access_key_id, &c, &s);
-        assert!(!store.verify(&key.access_key_id, &c, &s, &wrong));
     }
 }

@@ -4,8 +4,9 @@
 //! (`data_dir`: format on first start, root key in `keys`), starts the engine with a hook
 //! that binds a SO_REUSEPORT listener on every executor (`listener`). Each accepted
 //! connection is served on its executor (`connection`): frames are decoded, the handshake
-//! is enforced, and every request runs in its own task (`dispatch`), which calls the
-//! engine's `Handle` and maps its errors to statuses (`errors`) and its types to the
+//! is enforced (the key's user, or the principal an administrator key acts for, is the
+//! request's identity), and every request runs in its own task (`dispatch`), which has it
+//! authorized (`authz`), calls the engine's `Handle` and maps its errors to statuses (`errors`) and its types to the
 //! protocol's (`convert`). One writer task per connection sends every frame. Beside the
 //! engine cores, one std thread serves Prometheus scrapes (`metrics_http`), and the HTTP
 //! adapter (`http`) serves the OSS and S3 REST dialects on its own tokio runtime, reaching
@@ -14,7 +15,10 @@
 //! Modules:
 //! - `config`: `ServeConfig`, TOML-loadable, every default documented.
 //! - `data_dir`: first-start format and later opens of `<data_dir>/devices`.
-//! - `keys`: the root access key, `KeyStore`, the handshake proof.
+//! - `keys`: the root access key, key generation, the handshake proof.
+//! - `users`: `Users`, the durable store of users and access keys (`users.json`).
+//! - `authz`: the authorization policy, called for every request.
+//! - `user_ops`: the user and key admin operations.
 //! - `listener`: `start`, `Server`, accept loops, shutdown.
 //! - `connection`: one connection: read loop, handshake, uploads' chunks, writer.
 //! - `dispatch`: one function per operation.
@@ -25,6 +29,7 @@
 //! - `signals`: SIGINT / SIGTERM for `run`.
 //! - `http`: the OSS / S3 adapter (`http_listen`); see its module docs.
 
+pub mod authz;
 pub mod config;
 pub mod connection;
 pub mod convert;
@@ -37,10 +42,13 @@ pub mod listener;
 pub mod metrics;
 pub mod metrics_http;
 pub mod signals;
+pub mod user_ops;
+pub mod users;
 
 pub use config::ServeConfig;
-pub use keys::{AccessKey, KeyStore};
+pub use keys::AccessKey;
 pub use listener::{start, Server};
+pub use users::Users;
 
 /// Runs the daemon until SIGINT or SIGTERM, then drains connections, checkpoints and
 /// returns. Blocks the calling thread, which must be the process's main thread before it

@@ -25,8 +25,8 @@ use crate::config::ServeConfig;
 use crate::connection;
 use crate::data_dir::prepare;
 use crate::http::{HttpConfig, HttpServer};
-use crate::keys::KeyStore;
 use crate::metrics_http::{self, MetricsServer};
+use crate::users::Users;
 
 /// How long shutdown waits for connections to finish their requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,7 +62,7 @@ impl ServerState {
 /// What one executor's connections share.
 pub struct ExecutorCtx {
     pub handle: Handle,
-    pub keys: Arc<KeyStore>,
+    pub users: Arc<Users>,
     pub limits: Limits,
     pub executor: usize,
     pub executors: usize,
@@ -78,7 +78,7 @@ type BindResult = Result<SocketAddr, String>;
 /// What the hook on every executor shares.
 struct HookShared {
     cfg: ServeConfig,
-    keys: Arc<KeyStore>,
+    users: Arc<Users>,
     state: Arc<ServerState>,
     stop: StopSignal,
     started: Instant,
@@ -191,7 +191,7 @@ pub fn start(mut cfg: ServeConfig) -> anyhow::Result<Server> {
     let state = Arc::new(ServerState::default());
     let shared = Arc::new(HookShared {
         cfg: cfg.clone(),
-        keys: Arc::new(prepared.keys),
+        users: Arc::new(prepared.users),
         state: state.clone(),
         stop: stop_rx.shared(),
         started: Instant::now(),
@@ -337,7 +337,7 @@ async fn serve_executor(index: usize, handle: Handle, shared: Arc<HookShared>) {
         .expect("set before the engine starts");
     let ctx = Rc::new(ExecutorCtx {
         handle,
-        keys: shared.keys.clone(),
+        users: shared.users.clone(),
         limits: Limits {
             requests_in_flight_max: shared.cfg.requests_in_flight_max,
             idle_timeout_secs: shared.cfg.idle_timeout_secs,

@@ -23,6 +23,8 @@ pub const CLOCK_SKEW_SECS_MAX: u64 = 15 * 60;
 pub const PRESIGN_EXPIRES_SECS_MAX: u64 = 7 * 24 * 3600;
 /// How long a resolved access key is trusted before it is looked up again.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+/// Access keys the resolver remembers at once.
+pub const KEY_CACHE_ENTRIES_MAX: usize = 10_000;
 /// Keys a DeleteMultipleObjects request may name.
 pub use ringstore_client::proto::constants::DELETE_KEYS_MAX;
 /// Longest aws-chunked chunk header line (`hex;chunk-signature=64 hex`) or trailer line.

@@ -12,7 +12,7 @@ use http::{HeaderValue, Method, Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use ringstore_client::{Client, ClientConfig};
+use ringstore_client::{Client, ClientConfig, Principal};
 use tokio::sync::{watch, Semaphore};
 
 use super::auth::{authenticate, KeyResolver, Verified};
@@ -59,6 +59,8 @@ pub fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
 /// Shared by every request.
 pub struct Ctx {
     pub root: Client,
+    /// The root user's id: requests of keys of this user are the administrator's.
+    pub root_user_id: String,
     pub keys: KeyResolver,
     pub region: String,
     pub domains: Vec<String>,
@@ -66,15 +68,23 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The client a verified request runs through.
-    pub fn client_for(&self, verified: &Verified) -> Result<Client, Failure> {
+    /// The client a verified request runs through: the daemon authorizes every request
+    /// as the key's user, or as anonymous.
+    pub fn client_for(&self, verified: &Verified) -> Client {
         match &verified.identity {
-            Some(identity) if identity.user_id.is_none() => Ok(self.root.clone()),
-            Some(_) => Err(Failure::AccessDenied("Access Denied".into())),
-            None => Err(Failure::AccessDenied(
-                "Anonymous access is not enabled on this server.".into(),
-            )),
+            Some(identity) => self
+                .root
+                .acting_as(Principal::User(identity.user_id.clone())),
+            None => self.root.acting_as(Principal::Anonymous),
         }
+    }
+
+    /// Whether the request's caller is an administrator.
+    pub fn is_admin(&self, verified: &Verified) -> bool {
+        verified
+            .identity
+            .as_ref()
+            .is_some_and(|i| i.user_id == self.root_user_id)
     }
 }
 
@@ -103,9 +113,15 @@ impl HttpServer {
         let root = runtime
             .block_on(Client::connect(client_cfg))
             .context("the HTTP adapter cannot connect to the daemon")?;
+        let root_user_id = runtime
+            .block_on(root.key_lookup(&cfg.root.access_key_id))
+            .context("the HTTP adapter cannot look up its own key")?
+            .context("the daemon does not know the root key")?
+            .user_id;
         let ctx = Arc::new(Ctx {
+            keys: KeyResolver::new(root.clone()),
             root,
-            keys: KeyResolver::root_only(cfg.root.clone()),
+            root_user_id,
             region: cfg.region.clone(),
             domains: cfg.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
             host_id: format!("ringstore-{addr}"),
@@ -274,7 +290,7 @@ async fn serve(
         ));
     }
     let verified = authenticate(api, &ctx.keys, now_ms() / 1000).await?;
-    let client = ctx.client_for(&verified)?;
+    let client = ctx.client_for(&verified);
     let call = Call {
         ctx,
         req: api,

@@ -4,7 +4,8 @@
 //! [`authenticate`] picks the scheme from the `Authorization` header or the query
 //! (`sigv4`: S3 SigV4, header or presigned; `oss_v1`: OSS V1 HMAC-SHA1 and S3's V2, its
 //! twin; `oss_v4`: OSS V4),
-//! checks the request time, resolves the access key (`keys`), verifies the signature with
+//! checks the request time, resolves the access key (`keys`, through the daemon's
+//! KeyLookup), verifies the signature with
 //! a constant-time comparison, and returns the caller's identity and the [`Payload`] rule
 //! the body reader enforces (a SHA-256 to match, or aws-chunked chunk signatures). A
 //! request with no signature is anonymous. `sign` holds the shared primitives.

@@ -14,7 +14,7 @@ use crate::http::xml::{parse, Element, XmlWriter};
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 
 pub async fn get_bucket(call: &Call<'_>) -> Result<Response<Body>, Failure> {
-    let info = call.client.head_bucket(&call.req.bucket).await?;
+    let info = super::owned_bucket(call).await?;
     let mut w = XmlWriter::new();
     match call.dialect() {
         Dialect::Oss => {

@@ -102,7 +102,7 @@ pub async fn location(call: &Call<'_>) -> Result<Response<Body>, Failure> {
 
 /// GetBucketInfo (`?bucketInfo`), with every element oss2 and alibabacloud-oss-v2 read.
 pub async fn info(call: &Call<'_>) -> Result<Response<Body>, Failure> {
-    let info = call.client.head_bucket(&call.req.bucket).await?;
+    let info = super::owned_bucket(call).await?;
     let mut w = XmlWriter::new();
     w.open("BucketInfo");
     w.open("Bucket");

@@ -59,6 +59,22 @@ pub async fn dispatch(call: &Call<'_>, op: Op, body: Incoming) -> Result<Respons
     }
 }
 
+/// The bucket's record, for its owner (or an administrator) only: its ACL and details
+/// are not for readers of a public bucket. Others get `AccessDenied`.
+pub async fn owned_bucket(call: &Call<'_>) -> Result<ringstore_client::BucketInfo, Failure> {
+    let info = call.client.head_bucket(&call.req.bucket).await?;
+    let owner = call
+        .verified
+        .identity
+        .as_ref()
+        .is_some_and(|i| i.user_id == info.owner);
+    if owner || call.ctx.is_admin(&call.verified) {
+        Ok(info)
+    } else {
+        Err(Failure::AccessDenied("Access Denied".into()))
+    }
+}
+
 /// The canned ACL of an `x-oss-acl` / `x-amz-acl` value.
 pub fn parse_acl(value: &str) -> Result<Acl, Failure> {
     match value.trim() {

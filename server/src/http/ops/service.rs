@@ -14,11 +14,10 @@ pub async fn list_buckets(call: &Call<'_>) -> Result<Response<Body>, Failure> {
     if let Some(prefix) = call.req.param("prefix") {
         buckets.retain(|b| b.name.starts_with(prefix));
     }
-    let owner = call
-        .verified
-        .identity
-        .as_ref()
-        .map_or("anonymous".to_owned(), |i| i.display_name.clone());
+    let (id, name) = match &call.verified.identity {
+        Some(i) => (i.user_id.clone(), i.display_name.clone()),
+        None => ("anonymous".to_owned(), "anonymous".to_owned()),
+    };
     let mut w = XmlWriter::new();
     match call.dialect() {
         Dialect::Oss => w.open("ListAllMyBucketsResult"),
@@ -28,8 +27,8 @@ pub async fn list_buckets(call: &Call<'_>) -> Result<Response<Body>, Failure> {
         ),
     }
     w.open("Owner");
-    w.elem("ID", &owner);
-    w.elem("DisplayName", &owner);
+    w.elem("ID", &id);
+    w.elem("DisplayName", &name);
     w.close("Owner");
     w.open("Buckets");
     for b in &buckets {
