@@ -11,6 +11,9 @@ pub use ringstore_client::proto::constants::OBJECT_BYTES_MAX;
 pub const URI_BYTES_MAX: usize = 16 * 1024;
 /// Largest request head (request line and headers) hyper buffers; beyond it 431.
 pub const HEAD_BYTES_MAX: usize = 64 * 1024;
+/// Largest total of header names and values the adapter accepts (user metadata alone may
+/// take 8 KiB); beyond it `RequestHeaderSectionTooLarge`.
+pub const HEADERS_BYTES_MAX: usize = 32 * 1024;
 /// Most header fields in one request.
 pub const HEADERS_MAX: usize = 256;
 /// Time a client has to send a whole request head.
@@ -35,4 +38,5 @@ pub const RUNTIME_THREADS: usize = 2;
 pub const CONNECTIONS_MAX: usize = 1024;
 
 const _: () = assert!(URI_BYTES_MAX < HEAD_BYTES_MAX);
+const _: () = assert!(HEADERS_BYTES_MAX < HEAD_BYTES_MAX);
 const _: () = assert!(KEY_BYTES_MAX * 3 < URI_BYTES_MAX);

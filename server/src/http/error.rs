@@ -64,6 +64,8 @@ pub enum Failure {
     InvalidObjectName(String),
     #[error("Your key is too long.")]
     KeyTooLong,
+    #[error("Your request header section exceeds the maximum allowed size.")]
+    HeadersTooLarge,
     #[error("{0} is not implemented by this server.")]
     NotImplemented(String),
     #[error("The specified method is not allowed against this resource.")]
@@ -196,6 +198,7 @@ fn common_code(f: &Failure) -> (u16, &'static str) {
         Failure::IncompleteBody(_) => (400, "IncompleteBody"),
         Failure::InvalidUri(_) => (400, "InvalidURI"),
         Failure::InvalidObjectName(_) => (400, "InvalidObjectName"),
+        Failure::HeadersTooLarge => (400, "RequestHeaderSectionTooLarge"),
         Failure::NotImplemented(_) => (501, "NotImplemented"),
         Failure::MethodNotAllowed => (405, "MethodNotAllowed"),
         Failure::PreconditionFailed => (412, "PreconditionFailed"),

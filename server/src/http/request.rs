@@ -7,7 +7,7 @@
 use http::request::Parts;
 use http::{HeaderMap, Method};
 
-use super::constants::{KEY_BYTES_MAX, URI_BYTES_MAX};
+use super::constants::{HEADERS_BYTES_MAX, KEY_BYTES_MAX, URI_BYTES_MAX};
 use super::error::Failure;
 
 /// Which service's REST dialect a request speaks.
@@ -98,6 +98,14 @@ impl ApiRequest {
             return Err(Failure::InvalidUri(format!(
                 "the request URI is longer than {URI_BYTES_MAX} bytes"
             )));
+        }
+        let header_bytes: usize = parts
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len())
+            .sum();
+        if header_bytes > HEADERS_BYTES_MAX {
+            return Err(Failure::HeadersTooLarge);
         }
         let path = decode(parts.uri.path())?;
         let query = parse_query(&raw_query)?;
