@@ -7,6 +7,7 @@ Bucket names are validated by the SDK before any request, as in oss2.
 """
 
 import datetime
+import email.utils
 import types
 import urllib.parse
 from unittest import mock
@@ -206,8 +207,9 @@ def test_conditional_get(client, bucket):
     put(client, bucket, "c", b"conditional")
     head = client.head_object(oss.HeadObjectRequest(bucket=bucket, key="c"))
     etag = head.etag
-    later = head.last_modified + datetime.timedelta(days=1)
-    earlier = head.last_modified - datetime.timedelta(days=1)
+    # The SDK takes these headers as HTTP-date strings.
+    later = email.utils.format_datetime((head.last_modified + datetime.timedelta(days=1)).astimezone(datetime.timezone.utc), usegmt=True)
+    earlier = email.utils.format_datetime((head.last_modified - datetime.timedelta(days=1)).astimezone(datetime.timezone.utc), usegmt=True)
     assert read(client, bucket, "c", if_match=etag) == b"conditional"
     with pytest.raises(oss.exceptions.OperationError) as excinfo:
         get(client, bucket, "c", if_match='"00000000000000000000000000000000"')
@@ -445,7 +447,7 @@ def test_object_acl(client, anon, bucket):
 def test_other_user_is_denied(client, endpoint, oss_region, other_creds, bucket, bucket_name):
     other = make_client(endpoint, oss_region, other_creds)
     put(client, bucket, "mine", b"mine")
-    names = [b.name for p in other.list_buckets_paginator().iter_page(oss.ListBucketsRequest()) for b in p.buckets]
+    names = [b.name for p in other.list_buckets_paginator().iter_page(oss.ListBucketsRequest()) for b in p.buckets or []]
     assert bucket not in names
     for call in (
         lambda: read(other, bucket, "mine"),

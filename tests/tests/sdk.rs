@@ -3,23 +3,23 @@
 //! `tests/sdk/` against `ringstore serve` with the HTTP adapter on a free loopback port.
 //!
 //! Each suite gets a daemon of its own. The venv comes from `tests/sdk/setup.sh` (created on
-//! first use, reused while the requirements are unchanged). The buckets' owner is the root
-//! key; a second, ordinary user for the denial tests is created with
-//! `ringstore admin user create` / `admin key create`. While that command does not exist the
-//! suites skip those tests, saying why. A suite passes only if pytest reports no failure and
-//! no error; its whole output is in the panic message otherwise, and in
-//! `target/sdk-reports/<suite>.log` either way.
+//! first use, reused while the requirements are unchanged). The suites act as two ordinary
+//! users made with the root key: the owner of the buckets they create, and another user for
+//! the denial tests. A suite passes only if pytest reports no failure and no error; its
+//! whole output is in the panic message otherwise, and in `target/sdk-reports/<suite>.log`
+//! either way.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use ringstore_tests::{Daemon, ACCESS_KEY_ID, SECRET};
+use ringstore_tests::Daemon;
 
 /// Region in the OSS V4 and S3 SigV4 credential scopes the SDKs send.
 const OSS_REGION: &str = "cn-hangzhou";
 const S3_REGION: &str = "us-east-1";
-/// The ordinary user the denial tests act as.
+/// The ordinary users the suites act as: the buckets' owner, and another for the denials.
+const OWNER_USER: &str = "sdk-owner";
 const OTHER_USER: &str = "sdk-other";
 
 fn repo_root() -> PathBuf {
@@ -61,82 +61,42 @@ fn python() -> &'static Path {
     })
 }
 
-/// A key of the second user, or why there is none.
-enum OtherUser {
-    Key { id: String, secret: String },
-    Unavailable(String),
-}
-
-/// Creates the ordinary user and a key for it with the admin CLI.
-fn other_user(d: &Daemon) -> OtherUser {
-    let out = d.cli(&["admin", "user", "create", OTHER_USER]);
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        // clap answers an unknown subcommand with usage exit code 2.
-        if out.status.code() == Some(2) && stderr.contains("unrecognized subcommand") {
-            return OtherUser::Unavailable(format!(
-                "`ringstore admin user create` is not available in this build: {}",
-                stderr.lines().next().unwrap_or_default()
-            ));
-        }
-        panic!(
-            "ringstore admin user create {OTHER_USER} failed ({}): {stderr}",
-            out.status
-        );
-    }
-    let out = d.cli(&["admin", "key", "create", OTHER_USER]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "ringstore admin key create {OTHER_USER} failed ({}): {stdout}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (id, secret) = parse_key(&stdout)
-        .unwrap_or_else(|| panic!("no access key id and secret in `admin key create`: {stdout}"));
-    OtherUser::Key { id, secret }
-}
-
-/// Finds the access key id and secret in the output of `admin key create`: `name = value`,
-/// `name: value` or JSON, with names like access_key_id / AccessKeyId and secret_access_key.
-fn parse_key(text: &str) -> Option<(String, String)> {
-    let flat = text.replace([',', '{', '}'], "\n");
-    let mut id = None;
-    let mut secret = None;
-    for line in flat.lines() {
-        let Some((name, value)) = line.split_once(['=', ':']) else {
-            continue;
-        };
-        let name: String = name
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect::<String>()
-            .to_ascii_lowercase();
-        let value = value.trim().trim_matches(['"', '\'', ' ']).to_string();
-        if value.is_empty() {
-            continue;
-        }
-        if name.contains("secret") {
-            secret = Some(value);
-        } else if name.contains("accesskeyid") || name == "keyid" || name == "id" {
-            id = Some(value);
-        }
-    }
-    Some((id?, secret?))
+/// Creates an ordinary user and an access key for it (through the client library, with the
+/// root key); returns the key id and secret.
+fn user_key(d: &Daemon, name: &str) -> (String, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let root = d.client().await;
+        root.user_create(name)
+            .await
+            .unwrap_or_else(|e| panic!("create user {name}: {e}"));
+        let key = root
+            .key_create(name)
+            .await
+            .unwrap_or_else(|e| panic!("create a key for {name}: {e}"));
+        (key.access_key_id, key.secret_access_key)
+    })
 }
 
 /// Runs one pytest module against a fresh daemon; panics with pytest's output on failure.
 fn run_suite(module: &str) {
     let python = python();
     let d = Daemon::start_http();
+    let (owner_id, owner_secret) = user_key(&d, OWNER_USER);
+    let (other_id, other_secret) = user_key(&d, OTHER_USER);
     let mut cmd = Command::new(python);
     cmd.current_dir(repo_root().join("tests/sdk"))
         .args(["-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfEs"])
         .args(["--color=no", "--tb=short", module])
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("RS_HTTP_ENDPOINT", format!("http://{}", d.http))
-        .env("RS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-        .env("RS_SECRET_ACCESS_KEY", SECRET)
+        .env("RS_ACCESS_KEY_ID", owner_id)
+        .env("RS_SECRET_ACCESS_KEY", owner_secret)
+        .env("RS_OTHER_ACCESS_KEY_ID", other_id)
+        .env("RS_OTHER_SECRET_ACCESS_KEY", other_secret)
         .env("RS_OSS_REGION", OSS_REGION)
         .env("RS_S3_REGION", S3_REGION)
         // Nothing from the environment may redirect the SDKs.
@@ -147,15 +107,6 @@ fn run_suite(module: &str) {
         .env_remove("http_proxy")
         .env_remove("https_proxy")
         .env("NO_PROXY", "127.0.0.1,localhost");
-    match other_user(&d) {
-        OtherUser::Key { id, secret } => {
-            cmd.env("RS_OTHER_ACCESS_KEY_ID", id)
-                .env("RS_OTHER_SECRET_ACCESS_KEY", secret);
-        }
-        OtherUser::Unavailable(reason) => {
-            cmd.env("RS_OTHER_SKIP_REASON", reason);
-        }
-    }
     let out = cmd.output().expect("run pytest");
     let text = format!(
         "{}{}",
@@ -202,22 +153,4 @@ fn sdk_awscli() {
 #[test]
 fn sdk_s3cmd() {
     run_suite("test_s3cmd.py");
-}
-
-#[test]
-fn key_output_is_parsed_in_every_documented_shape() {
-    let want = Some(("RSABC".to_string(), "s3cr/t+=".to_string()));
-    assert_eq!(
-        parse_key("access_key_id = \"RSABC\"\nsecret_access_key = \"s3cr/t+=\"\n"),
-        want
-    );
-    assert_eq!(
-        parse_key("AccessKeyId: RSABC\nSecretAccessKey: s3cr/t+=\n"),
-        want
-    );
-    assert_eq!(
-        parse_key(r#"{"user":"u","access_key_id":"RSABC","secret_access_key":"s3cr/t+="}"#),
-        want
-    );
-    assert_eq!(parse_key("created user sdk-other\n"), None);
 }
