@@ -121,6 +121,9 @@ def test_missing_bucket_and_key(s3, bucket):
         s3.get_object(Bucket=bucket, Key="no/such/key")
     assert code_of(err) == "NoSuchKey"
     assert err.value.response["ResponseMetadata"]["RequestId"]
+    assert err.value.response["ResponseMetadata"]["HostId"]
+    assert err.value.response["Error"]["Message"]
+    assert err.value.response["Error"]["Key"] == "no/such/key"
     with pytest.raises(ClientError) as err:
         s3.head_object(Bucket=bucket, Key="no/such/key")
     assert status_of(err) == 404
@@ -433,6 +436,17 @@ def presigner(request, endpoint, s3_region, creds):
         aws_secret_access_key=creds.secret,
         config=Config(signature_version="s3v4"),
     )
+
+
+def test_clock_skew_is_request_time_too_skewed(s3, bucket):
+    # Signed 20 minutes ago: over the 15 minutes allowed.
+    signed_at = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(minutes=20)
+    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=signed_at):
+        with pytest.raises(ClientError) as err:
+            s3.list_objects_v2(Bucket=bucket)
+    assert code_of(err) == "RequestTimeTooSkewed"
+    assert status_of(err) == 403
+    s3.list_objects_v2(Bucket=bucket)
 
 
 def test_presigned_get_and_put(s3, presigner, bucket):

@@ -414,6 +414,26 @@ def test_expired_signed_url_is_access_denied(bucket, signature):
     assert error_code(r.content) == "AccessDenied"
 
 
+class _TwentyMinutesAgo(datetime.datetime):
+    @classmethod
+    def utcnow(cls):
+        return datetime.datetime.utcnow() - datetime.timedelta(minutes=20)
+
+
+def test_clock_skew_is_request_time_too_skewed(bucket):
+    # A request signed 20 minutes ago (over the 15 minutes allowed): V1 signs the Date
+    # header, V4 x-oss-date.
+    old_date = email.utils.formatdate(datetime.datetime.now().timestamp() - 1200, usegmt=True)
+    with mock.patch.object(oss2.auth.utils, "http_date", lambda timeval=None: old_date), mock.patch.object(
+        oss2.auth, "datetime", _TwentyMinutesAgo
+    ):
+        with pytest.raises(oe.ServerError) as err:
+            bucket.list_objects()
+    assert err.value.code == "RequestTimeTooSkewed"
+    assert err.value.status == 403
+    bucket.list_objects()
+
+
 def test_error_document(endpoint, bucket):
     r = anonymous_get(f"{endpoint}/{bucket.bucket_name}/nothing-here")
     assert r.status_code == 403

@@ -362,6 +362,25 @@ def test_wrong_secret_and_unknown_key(endpoint, oss_region, creds, bucket):
     expect_error(lambda: unknown.list_objects(oss.ListObjectsRequest(bucket=bucket)), "InvalidAccessKeyId", 403)
 
 
+def shifted_clock(delta):
+    """A stand-in for the signer's `datetime` module whose clock is off by `delta`."""
+    real = datetime.datetime
+
+    class Shifted(real):
+        @classmethod
+        def now(cls, tz=None):
+            return real.now(tz) + delta
+
+    return types.SimpleNamespace(datetime=Shifted, timezone=datetime.timezone, timedelta=datetime.timedelta)
+
+
+def test_clock_skew_is_request_time_too_skewed(client, bucket):
+    # Signed 20 minutes ago: over the 15 minutes allowed.
+    with mock.patch.object(signer_v4, "datetime", shifted_clock(-datetime.timedelta(minutes=20))):
+        expect_error(lambda: client.list_objects(oss.ListObjectsRequest(bucket=bucket)), "RequestTimeTooSkewed", 403)
+    client.list_objects(oss.ListObjectsRequest(bucket=bucket))
+
+
 def test_presigned_urls(client, bucket):
     put(client, bucket, "p/obj", b"presigned")
     pre = client.presign(oss.GetObjectRequest(bucket=bucket, key="p/obj"), expires=datetime.timedelta(minutes=5))
@@ -375,15 +394,8 @@ def test_presigned_urls(client, bucket):
 
 def test_expired_presigned_url_is_access_denied(client, bucket):
     put(client, bucket, "p/old", b"old")
-    real = datetime.datetime
-
-    class TwoHoursAgo(real):
-        @classmethod
-        def now(cls, tz=None):
-            return real.now(tz) - datetime.timedelta(hours=2)
-
-    clock = types.SimpleNamespace(datetime=TwoHoursAgo, timezone=datetime.timezone, timedelta=datetime.timedelta)
-    signed_at = TwoHoursAgo.now(datetime.timezone.utc)
+    clock = shifted_clock(-datetime.timedelta(hours=2))
+    signed_at = clock.datetime.now(datetime.timezone.utc)
     # Signed two hours ago, valid for one minute.
     with mock.patch.object(signer_v4, "datetime", clock):
         pre = client.presign(
