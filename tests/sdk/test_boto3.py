@@ -582,6 +582,11 @@ def test_other_user_is_denied(s3, endpoint, s3_region, other_creds, bucket, buck
     with pytest.raises(ClientError) as err:
         other.put_object(Bucket=bucket, Key="theirs", Body=b"x")
     assert code_of(err) == "AccessDenied"
+    # The name is taken: another user cannot create it.
+    with pytest.raises(ClientError) as err:
+        other.create_bucket(Bucket=bucket)
+    assert code_of(err) == "BucketAlreadyExists"
+    assert status_of(err) == 409
     # The other user's own bucket is theirs.
     other.create_bucket(Bucket=bucket_name + "-o")
     other.put_object(Bucket=bucket_name + "-o", Key="k", Body=b"o")

@@ -109,6 +109,20 @@ def test_bucket_create_info_location_list_delete(oss, bucket_name):
     assert bucket_name not in [x.name for x in oss2.BucketIterator(oss.service())]
 
 
+def test_list_buckets_pagination(oss, bucket_name):
+    names = [f"{bucket_name[:50]}-{i}" for i in range(3)]
+    for name in names:
+        oss.bucket(name).create_bucket()
+    prefix = bucket_name[:50]
+    first = oss.service().list_buckets(prefix=prefix, max_keys=2)
+    assert [b.name for b in first.buckets] == names[:2]
+    assert first.is_truncated is True
+    second = oss.service().list_buckets(prefix=prefix, max_keys=2, marker=first.next_marker)
+    assert [b.name for b in second.buckets] == names[2:]
+    assert second.is_truncated is False
+    assert [b.name for b in oss2.BucketIterator(oss.service(), prefix=prefix, max_keys=1)] == names
+
+
 def test_bucket_acl_get_put(bucket):
     assert bucket.get_bucket_acl().acl == oss2.BUCKET_ACL_PRIVATE
     bucket.put_bucket_acl(oss2.BUCKET_ACL_PUBLIC_READ_WRITE)
@@ -542,6 +556,11 @@ def test_other_user_is_denied(endpoint, oss_region, signature, other_creds, buck
     assert ob.get_object("mine").read() == b"mine"
     with pytest.raises(oe.AccessDenied):
         ob.put_object("theirs", b"x")
+    # The name is taken: another user cannot create it.
+    with pytest.raises(oe.ServerError) as err:
+        ob.create_bucket()
+    assert err.value.code == "BucketAlreadyExists"
+    assert err.value.status == 409
     own = other.bucket(bucket_name + "-o")
     own.create_bucket()
     own.put_object("k", b"o")

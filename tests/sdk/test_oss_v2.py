@@ -476,5 +476,6 @@ def test_other_user_is_denied(client, endpoint, oss_region, other_creds, bucket,
     client.put_bucket_acl(oss.PutBucketAclRequest(bucket=bucket, acl="public-read"))
     assert read(other, bucket, "mine") == b"mine"
     expect_error(lambda: put(other, bucket, "theirs", b"x"), "AccessDenied")
+    expect_error(lambda: other.put_bucket(oss.PutBucketRequest(bucket=bucket)), "BucketAlreadyExists", 409)
     other.put_bucket(oss.PutBucketRequest(bucket=bucket_name + "-o"))
     put(other, bucket_name + "-o", "k", b"o")
