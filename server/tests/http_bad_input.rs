@@ -73,24 +73,31 @@ fn content_length_with_transfer_encoding_is_refused_and_the_connection_closed() 
 }
 
 #[test]
-fn uploads_without_a_length_get_411() {
+fn uploads_without_a_length_are_bounded() {
     let r = shared();
     let target = format!("/{BUCKET}/nolen");
-    let mut req = signed(
-        r,
-        "PUT",
-        &target,
-        &target,
-        &[("transfer-encoding", "chunked")],
-        b"",
-    );
+    let te = [("transfer-encoding", "chunked")];
+    let mut req = signed(r, "PUT", &target, &target, &te, b"");
     req.extend_from_slice(b"5\r\nhello\r\n0\r\n\r\n");
+    let reply = send(&req);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        send(&signed(r, "GET", &target, &target, &[], b"")).body,
+        b"hello"
+    );
+    // Over the limit of a body without a length: 411, nothing stored.
+    let big = format!("/{BUCKET}/nolen-big");
+    let mut req = signed(r, "PUT", &big, &big, &te, b"");
+    let chunk = vec![b'z'; 17 << 20];
+    req.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+    req.extend_from_slice(&chunk);
+    req.extend_from_slice(b"\r\n0\r\n\r\n");
     let reply = send(&req);
     assert_eq!(
         (reply.status, reply.code().as_str()),
-        (411, "MissingContentLength"),
-        "{reply:?}"
+        (411, "MissingContentLength")
     );
+    assert_eq!(send(&signed(r, "GET", &big, &big, &[], b"")).status, 404);
     still_serving();
 }
 

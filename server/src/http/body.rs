@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::auth::{Payload, SeedSignature};
-use super::checksum::{Algorithm, Hasher};
+use super::checksum::{Algorithm, Crc64, Hasher};
 use super::constants::CHUNK_LINE_BYTES_MAX;
 use super::error::Failure;
 use super::request::ApiRequest;
@@ -31,6 +31,8 @@ pub struct Outcome {
     pub failure: Option<Failure>,
     /// The verified checksum (algorithm and base64 value), to echo in the response.
     pub checksum: Option<(Algorithm, String)>,
+    /// CRC-64/ECMA of the whole body (OSS requests), for `x-oss-hash-crc64ecma`.
+    pub crc64ecma: Option<u64>,
 }
 
 /// How the bytes on the wire frame the object's bytes.
@@ -67,6 +69,9 @@ pub struct BodyReader {
     remaining: u64,
     sha256: Option<(Sha256, [u8; 32])>,
     checksum: Option<ChecksumCheck>,
+    crc64ecma: Option<Crc64>,
+    /// Whether the end-of-body checks ran.
+    finished: bool,
     outcome: Arc<Mutex<Outcome>>,
 }
 
@@ -106,6 +111,8 @@ impl BodyReader {
             remaining: decoded_len,
             sha256,
             checksum: checksum_check(req)?,
+            crc64ecma: (req.dialect == super::request::Dialect::Oss).then(Crc64::ecma),
+            finished: false,
             outcome: outcome.clone(),
         };
         Ok((reader, outcome))
@@ -114,6 +121,10 @@ impl BodyReader {
     /// The next piece of the decoded body; `None` at its end.
     pub async fn next_data(&mut self) -> Result<Option<Bytes>, Failure> {
         if self.remaining == 0 {
+            // An empty body still has its framing and checks (a final chunk, a trailer).
+            if !self.finished {
+                self.finish().await?;
+            }
             return Ok(None);
         }
         let piece = match self.framing {
@@ -126,6 +137,9 @@ impl BodyReader {
         }
         if let Some(c) = &mut self.checksum {
             c.hasher.update(&piece);
+        }
+        if let Some(c) = &mut self.crc64ecma {
+            c.update(&piece);
         }
         if self.remaining == 0 {
             self.finish().await?;
@@ -333,6 +347,7 @@ impl BodyReader {
     /// After the last data byte: the final chunk and trailer (aws-chunked), then every
     /// check of the whole body.
     async fn finish(&mut self) -> Result<(), Failure> {
+        self.finished = true;
         if let Framing::Chunked { .. } = self.framing {
             let size = self.chunk_header().await?;
             if size != 0 {
@@ -342,6 +357,9 @@ impl BodyReader {
             }
             self.check_chunk_signature()?;
             self.trailer().await?;
+        }
+        if let Some(c) = &self.crc64ecma {
+            self.outcome.lock().expect("not poisoned").crc64ecma = Some(c.finish());
         }
         if let Some((h, expected)) = self.sha256.take() {
             if h.finalize()[..] != expected[..] {

@@ -32,6 +32,10 @@ pub const KEY_CACHE_ENTRIES_MAX: usize = 10_000;
 pub use ringstore_client::proto::constants::DELETE_KEYS_MAX;
 /// Longest aws-chunked chunk header line (`hex;chunk-signature=64 hex`) or trailer line.
 pub const CHUNK_LINE_BYTES_MAX: usize = 4096;
+/// Largest upload without a declared length (collected in memory to learn it).
+pub const UNSIZED_UPLOAD_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Such uploads in progress at once: with the limit above, at most 64 MiB of memory.
+pub const UNSIZED_UPLOADS_MAX: usize = 4;
 /// Threads of the adapter's tokio runtime.
 pub const RUNTIME_THREADS: usize = 2;
 /// Open HTTP connections; beyond this, new connections wait in the accept backlog.

@@ -205,12 +205,14 @@ pub fn decode(text: &str) -> Result<String, Failure> {
         .map_err(|_| Failure::InvalidUri("the request URI does not decode to UTF-8".into()))
 }
 
+/// Query components are form-encoded: `+` is a space (oss2 writes spaces so; the S3 SDKs
+/// write `%20` and send a literal plus as `%2B`, so reading `+` as a space is right for all).
 fn parse_query(raw: &str) -> Result<Vec<(String, String)>, Failure> {
     raw.split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Ok((decode(k)?, decode(v)?))
+            Ok((decode(&k.replace('+', " "))?, decode(&v.replace('+', " "))?))
         })
         .collect()
 }
@@ -258,6 +260,8 @@ mod tests {
         .unwrap();
         assert_eq!((r.bucket.as_str(), r.key.as_str()), ("bkt", "dir/a.txt"));
         assert!(r.has_param("acl") && r.param("x") == Some(" "));
+        let r = ApiRequest::parse(&parts("/b/k?a=x+y%2Bz", "h"), &domains).unwrap();
+        assert_eq!(r.param("a"), Some("x y+z"));
         let r = ApiRequest::parse(&parts("/dir/a.txt", "bkt.localhost:9000"), &domains).unwrap();
         assert_eq!(
             (r.bucket.as_str(), r.key.as_str(), r.path.as_str()),

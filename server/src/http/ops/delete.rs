@@ -1,6 +1,6 @@
 //! DeleteObject and DeleteMultipleObjects (`POST ?delete`, quiet or verbose; the document
 //! must carry a Content-MD5, or for S3 an `x-amz-checksum-*`; OSS's `encoding-type=url`
-//! encodes the keys both ways).
+//! encodes the keys of the answer).
 
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
@@ -10,7 +10,7 @@ use super::{read_document, Call};
 use crate::http::auth::sign::uri_encode;
 use crate::http::constants::DELETE_KEYS_MAX;
 use crate::http::error::{oss_code, s3_code, Failure};
-use crate::http::request::{decode, Dialect};
+use crate::http::request::Dialect;
 use crate::http::response::{empty, xml, Body};
 use crate::http::xml::{parse, XmlWriter};
 
@@ -47,11 +47,8 @@ pub async fn delete_objects(call: &Call<'_>, body: Incoming) -> Result<Response<
         let key = object
             .text_at("Key")
             .ok_or_else(|| Failure::MalformedXml("an Object without a Key".into()))?;
-        keys.push(if url_encoded {
-            decode(key)?
-        } else {
-            key.to_owned()
-        });
+        // `encoding-type=url` encodes the answer's keys only: oss2 sends them as they are.
+        keys.push(key.to_owned());
     }
     if keys.is_empty() || keys.len() > DELETE_KEYS_MAX {
         return Err(Failure::MalformedXml(format!(

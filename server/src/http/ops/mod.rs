@@ -125,6 +125,8 @@ pub fn declared_length(req: &ApiRequest) -> Result<Option<u64>, Failure> {
         "content-length"
     };
     match req.header(name) {
+        // HTTP/1.1: a request with neither length nor transfer coding has no body.
+        None if req.header("transfer-encoding").is_none() => Ok(Some(0)),
         None => Ok(None),
         Some(v) => v
             .trim()
