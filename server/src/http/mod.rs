@@ -22,7 +22,8 @@
 //! - `router`: `Op`, the operation table.
 //! - `auth`: SigV4 (header, presigned, chunk signatures), OSS V1, OSS V4, key resolution.
 //! - `body`: the streaming request body and its checks; `checksum`: CRC32/CRC32C/CRC-64.
-//! - `ops`: one file per operation family (service, bucket, acl, list, put, get, delete).
+//! - `ops`: one file per operation family (service, bucket, acl, list, put, copy, get,
+//!   delete).
 //! - `error`: `Failure`, one code table per dialect, the error documents.
 //! - `response`, `xml`, `time`: building answers, XML in and out, wire dates.
 //! - `constants`: every limit of the adapter.

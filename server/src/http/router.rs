@@ -22,6 +22,7 @@ pub enum Op {
     ListObjectsV2,
     DeleteObjects,
     PutObject,
+    CopyObject,
     GetObject,
     HeadObject,
     GetObjectMeta,
@@ -97,7 +98,7 @@ pub fn route(req: &ApiRequest) -> Result<Op, Failure> {
     match (&req.method, sub) {
         (&Method::GET, None) => Ok(Op::GetObject),
         (&Method::HEAD, None) => Ok(Op::HeadObject),
-        (&Method::PUT, None) if copy => Err(unsupported("CopyObject")),
+        (&Method::PUT, None) if copy => Ok(Op::CopyObject),
         (&Method::PUT, None) => Ok(Op::PutObject),
         (&Method::DELETE, None) => Ok(Op::DeleteObject),
         (&Method::GET | &Method::HEAD, Some("objectMeta")) => Ok(Op::GetObjectMeta),

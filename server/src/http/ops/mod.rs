@@ -3,6 +3,7 @@
 
 mod acl;
 mod bucket;
+mod copy;
 mod delete;
 mod get;
 mod list;
@@ -51,6 +52,7 @@ pub async fn dispatch(call: &Call<'_>, op: Op, body: Incoming) -> Result<Respons
         Op::ListObjects => list::list_v1(call).await,
         Op::ListObjectsV2 => list::list_v2(call).await,
         Op::PutObject => put::put_object(call, body).await,
+        Op::CopyObject => copy::copy_object(call).await,
         Op::GetObject => get::get_object(call).await,
         Op::HeadObject => get::head_object(call).await,
         Op::GetObjectMeta => get::object_meta(call).await,

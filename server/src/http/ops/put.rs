@@ -79,7 +79,7 @@ async fn put_unsized(call: &Call<'_>, body: Incoming) -> Result<Response<Body>, 
     Ok(put_response(req.dialect, &meta, meta.crc64.or(crc)))
 }
 
-fn put_request(req: &ApiRequest, len: u64) -> Result<PutObject, Failure> {
+pub fn put_request(req: &ApiRequest, len: u64) -> Result<PutObject, Failure> {
     let forbid_overwrite = match req.dialect {
         Dialect::Oss => req
             .header("x-oss-forbid-overwrite")
