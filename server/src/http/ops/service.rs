@@ -1,6 +1,8 @@
-//! ListBuckets (OSS GetService): `GET /`.
+//! ListBuckets (OSS GetService): `GET /`, with OSS's `prefix`, `marker` and `max-keys`
+//! paging.
 
 use http::Response;
+use ringstore_client::proto::constants::LIST_BUCKETS_MAX;
 
 use super::Call;
 use crate::http::error::Failure;
@@ -11,9 +13,19 @@ use crate::http::xml::XmlWriter;
 
 pub async fn list_buckets(call: &Call<'_>) -> Result<Response<Body>, Failure> {
     let mut buckets = call.client.list_buckets().await?;
-    if let Some(prefix) = call.req.param("prefix") {
-        buckets.retain(|b| b.name.starts_with(prefix));
-    }
+    let prefix = call.req.param("prefix").unwrap_or("");
+    let marker = call.req.param("marker").unwrap_or("");
+    buckets.retain(|b| b.name.starts_with(prefix) && b.name.as_str() > marker);
+    let max = match call.req.param("max-keys").filter(|m| !m.is_empty()) {
+        None => LIST_BUCKETS_MAX,
+        Some(m) => m
+            .parse::<usize>()
+            .ok()
+            .filter(|m| (1..=LIST_BUCKETS_MAX).contains(m))
+            .ok_or_else(|| Failure::InvalidArgument("max-keys must be 1 to 1000".into()))?,
+    };
+    let truncated = buckets.len() > max;
+    buckets.truncate(max);
     let (id, name) = match &call.verified.identity {
         Some(i) => (i.user_id.clone(), i.display_name.clone()),
         None => ("anonymous".to_owned(), "anonymous".to_owned()),
@@ -25,6 +37,20 @@ pub async fn list_buckets(call: &Call<'_>) -> Result<Response<Body>, Failure> {
             "ListAllMyBucketsResult",
             "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"",
         ),
+    }
+    let paged =
+        call.req.has_param("max-keys") || call.req.has_param("marker") || !prefix.is_empty();
+    if call.dialect() == Dialect::Oss && paged {
+        w.elem("Prefix", prefix);
+        w.elem("Marker", marker);
+        w.elem("MaxKeys", &max.to_string());
+        w.elem("IsTruncated", if truncated { "true" } else { "false" });
+        if truncated {
+            w.elem(
+                "NextMarker",
+                &buckets.last().map_or(String::new(), |b| b.name.clone()),
+            );
+        }
     }
     w.open("Owner");
     w.elem("ID", &id);
