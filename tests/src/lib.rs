@@ -46,6 +46,8 @@ pub struct Daemon {
     /// The Prometheus endpoint (host:port).
     pub metrics: String,
     child: Option<Child>,
+    /// Where the daemon's stderr goes, when started by `start_logged`.
+    log: Option<PathBuf>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -59,6 +61,24 @@ impl Daemon {
         let mut d = Daemon::start_in(dir.path());
         d._dir = Some(dir);
         d
+    }
+
+    /// Starts a daemon with debug logging, its stderr captured for `log`.
+    pub fn start_logged() -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("daemon")
+            .tempdir_in(scratch())
+            .unwrap();
+        let log = dir.path().join("daemon.log");
+        let mut d = Daemon::spawn(dir.path(), Some(&log));
+        d._dir = Some(dir);
+        d
+    }
+
+    /// Everything the daemon wrote to stderr so far (`start_logged` only).
+    pub fn log(&self) -> String {
+        let path = self.log.as_ref().expect("started with start_logged");
+        std::fs::read_to_string(path).unwrap()
     }
 
     /// Starts the daemon again on the same data directory (after `kill9` or `stop`).
@@ -75,6 +95,18 @@ impl Daemon {
 
     /// Starts a daemon on an existing data directory (which the caller keeps).
     pub fn start_in(data_dir: &Path) -> Daemon {
+        Daemon::spawn(data_dir, None)
+    }
+
+    fn spawn(data_dir: &Path, log: Option<&Path>) -> Daemon {
+        let level = match log {
+            Some(_) => "debug".to_string(),
+            None => std::env::var("RINGSTORE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        };
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+            None => Stdio::inherit(),
+        };
         let port = free_port();
         let endpoint = format!("127.0.0.1:{port}");
         let metrics = format!("127.0.0.1:{}", free_port());
@@ -95,12 +127,10 @@ impl Daemon {
             .arg(data_dir)
             .env("RINGSTORE_ROOT_ACCESS_KEY_ID", ACCESS_KEY_ID)
             .env("RINGSTORE_ROOT_SECRET_ACCESS_KEY", SECRET)
-            .env(
-                "RINGSTORE_LOG",
-                std::env::var("RINGSTORE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
+            .env("RINGSTORE_LOG", level)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start ringstore serve");
         let d = Daemon {
@@ -108,6 +138,7 @@ impl Daemon {
             endpoint,
             metrics,
             child: Some(child),
+            log: log.map(Path::to_path_buf),
             _dir: None,
         };
         d.wait_ready();
@@ -138,6 +169,14 @@ impl Daemon {
     /// Runs the CLI against this daemon.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_stdin(args, None)
+    }
+
+    /// Runs the CLI against this daemon with another access key.
+    pub fn cli_as(&self, access_key_id: &str, secret: &str, args: &[&str]) -> Output {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--access-key-id", access_key_id]);
+        all.extend_from_slice(&["--secret-access-key", secret]);
+        self.cli(&all)
     }
 
     pub fn cli_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
