@@ -11,7 +11,8 @@
 //!   everything with the bucket and its objects.
 //! - Others, including `Anonymous`, get what the bucket ACL grants: `public-read` allows
 //!   HeadBucket, ListObjects, HeadObject and GetObject; `public-read-write` also PutObject,
-//!   DeleteObject and DeleteObjects. DeleteBucket and PutBucketAcl are the owner's only.
+//!   DeleteObject and DeleteObjects. DeleteBucket, PutBucketAcl and GetBucketInfo are the
+//!   owner's only; HeadBucket shows the owner's id only to the owner (`shows_owner`).
 //! - CreateBucket and ListBuckets need a user (not `Anonymous`); ListBuckets then lists
 //!   only the caller's buckets (`lists_bucket`), all of them for administrators.
 //! - Admin operations (status, scrub, users and keys) need an administrator; Ping anyone.
@@ -67,7 +68,8 @@ pub enum Access {
     User,
     /// Reading the bucket record (HeadBucket).
     BucketRead,
-    /// Changing or deleting the bucket (DeleteBucket, PutBucketAcl).
+    /// Changing, deleting or inspecting the bucket (DeleteBucket, PutBucketAcl,
+    /// GetBucketInfo).
     BucketOwner,
     /// Reading objects or listing them (GetObject, HeadObject, ListObjects).
     ObjectRead,
@@ -93,7 +95,7 @@ pub fn access_of(op: Opcode) -> Access {
         Opcode::Hello | Opcode::Auth | Opcode::Ping => Access::Anyone,
         Opcode::CreateBucket | Opcode::ListBuckets => Access::User,
         Opcode::HeadBucket => Access::BucketRead,
-        Opcode::DeleteBucket | Opcode::PutBucketAcl => Access::BucketOwner,
+        Opcode::DeleteBucket | Opcode::PutBucketAcl | Opcode::GetBucketInfo => Access::BucketOwner,
         Opcode::GetObject | Opcode::HeadObject | Opcode::ListObjects => Access::ObjectRead,
         Opcode::PutObject | Opcode::DeleteObject | Opcode::DeleteObjects => Access::ObjectWrite,
         Opcode::AdminStatus
@@ -156,6 +158,11 @@ pub fn lists_bucket(who: &Who, owner: &str) -> bool {
         Who::User(id) => &**id == owner,
         Who::Anonymous => false,
     }
+}
+
+/// Whether HeadBucket shows `who` the bucket's owner id.
+pub fn shows_owner(who: &Who, owner: &str) -> bool {
+    lists_bucket(who, owner)
 }
 
 /// Authorizes one request before it runs. A body whose bucket name does not decode is
