@@ -86,7 +86,7 @@ pub async fn serve(
     let (op, id, body) = (frame.header.opcode, frame.header.request_id, frame.body);
     let h = &ctx.handle;
     let s = &mut sink;
-    if let Err(f) = authz::authorize(h, &caller.who, opcode, &body) {
+    if let Err(f) = authz::authorize(h, &caller.who, opcode, &body).await {
         s.error(op, id, f.status, &f.message).await;
         return;
     }
