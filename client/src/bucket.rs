@@ -2,8 +2,8 @@
 
 use ringstore_proto::constants::LIST_BUCKETS_MAX;
 use ringstore_proto::{
-    Acl, BucketInfo, CreateBucket, DeleteBucket, HeadBucket, ListBuckets, PutBucketAcl,
-    StorageClass,
+    Acl, BucketInfo, CreateBucket, DeleteBucket, GetBucketInfo, HeadBucket, ListBuckets,
+    PutBucketAcl, StorageClass,
 };
 
 use crate::{Client, Error};
@@ -34,10 +34,18 @@ impl Client {
         self.once(&DeleteBucket { name }).await.map(drop)
     }
 
-    /// A bucket's record (`NoSuchBucket` if absent).
+    /// A bucket's record (`NoSuchBucket` if absent). Allowed to whoever may read the
+    /// bucket; `owner` is empty unless the caller owns it or is an administrator.
     pub async fn head_bucket(&self, name: &str) -> Result<BucketInfo, Error> {
         let name = name.to_owned();
         self.retried(&HeadBucket { name }).await
+    }
+
+    /// A bucket's full record for its owner (or an administrator), as GetBucketAcl and
+    /// GetBucketInfo need it; `AccessDenied` for everyone else.
+    pub async fn get_bucket_info(&self, name: &str) -> Result<BucketInfo, Error> {
+        let name = name.to_owned();
+        self.retried(&GetBucketInfo { name }).await
     }
 
     /// Every bucket of the caller, in name order, following the pages of ListBuckets.

@@ -144,8 +144,14 @@ bucket_name_request!(
     DeleteBucket, Opcode::DeleteBucket, Empty
 );
 bucket_name_request!(
-    /// HeadBucket (0x0103). Response: [`BucketInfo`].
+    /// HeadBucket (0x0103). Response: [`BucketInfo`]; `owner` is empty unless the caller
+    /// owns the bucket or is an administrator.
     HeadBucket, Opcode::HeadBucket, BucketInfo
+);
+bucket_name_request!(
+    /// GetBucketInfo (0x0106): the owner's view, for GetBucketAcl and GetBucketInfo.
+    /// Response: [`BucketInfo`].
+    GetBucketInfo, Opcode::GetBucketInfo, BucketInfo
 );
 
 /// ListBuckets (0x0104): one page of the caller's buckets in name order, as OSS

@@ -38,8 +38,8 @@ pub mod user;
 
 pub use admin::{AdminJson, AdminStatus, ScrubPause, ScrubStart, ScrubStatus};
 pub use bucket::{
-    Acl, BucketInfo, BucketList, CreateBucket, DeleteBucket, HeadBucket, ListBuckets, PutBucketAcl,
-    StorageClass,
+    Acl, BucketInfo, BucketList, CreateBucket, DeleteBucket, GetBucketInfo, HeadBucket,
+    ListBuckets, PutBucketAcl, StorageClass,
 };
 pub use codec::{Body, BodyError, Empty, Field, Reader, Request, Writer};
 pub use frame::{

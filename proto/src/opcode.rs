@@ -70,6 +70,8 @@ opcodes! {
     ListBuckets = 0x0104,
     /// Change a bucket's ACL. Response: empty.
     PutBucketAcl = 0x0105,
+    /// The bucket's record for its owner (ACL, owner, storage class). Response: `BucketInfo`.
+    GetBucketInfo = 0x0106,
 
     /// Streaming request: message with MORE, then CHUNK frames. Response: `ObjectMeta`.
     PutObject = 0x0201,

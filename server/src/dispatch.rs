@@ -15,8 +15,8 @@ use ringstore_proto::object::LIST_PAGE_BYTES_MAX;
 use ringstore_proto::{
     AdminJson, AdminStatus, Body, BodyError, BucketInfo, BucketList, CreateBucket, DeleteBucket,
     DeleteObject, DeleteObjects, DeleteObjectsResponse, DeleteResult, Empty, Frame, FrameHeader,
-    GetObject, GetObjectResponse, HeadBucket, HeadObject, ListBuckets, ListObjects, ListPage,
-    ObjectMeta, Opcode, Ping, PutBucketAcl, PutObject, Status,
+    GetBucketInfo, GetObject, GetObjectResponse, HeadBucket, HeadObject, ListBuckets, ListObjects,
+    ListPage, ObjectMeta, Opcode, Ping, PutBucketAcl, PutObject, Status,
 };
 
 use crate::authz::{self, Who};
@@ -86,7 +86,7 @@ pub async fn serve(
     let (op, id, body) = (frame.header.opcode, frame.header.request_id, frame.body);
     let h = &ctx.handle;
     let s = &mut sink;
-    if let Err(f) = authz::authorize(h, &caller.who, opcode, &body) {
+    if let Err(f) = authz::authorize(h, &caller.who, opcode, &body).await {
         s.error(op, id, f.status, &f.message).await;
         return;
     }
@@ -94,7 +94,8 @@ pub async fn serve(
         Opcode::Ping => reply(s, op, id, Ping::decode(&body).map(|_| Empty)).await,
         Opcode::CreateBucket => reply(s, op, id, create_bucket(h, &caller, &body).await).await,
         Opcode::DeleteBucket => reply(s, op, id, delete_bucket(h, &body).await).await,
-        Opcode::HeadBucket => reply(s, op, id, head_bucket(h, &body)).await,
+        Opcode::HeadBucket => reply(s, op, id, head_bucket(h, &caller, &body)).await,
+        Opcode::GetBucketInfo => reply(s, op, id, get_bucket_info(h, &body)).await,
         Opcode::ListBuckets => reply(s, op, id, list_buckets(h, &caller, &body)).await,
         Opcode::PutBucketAcl => reply(s, op, id, put_bucket_acl(h, &body).await).await,
         Opcode::PutObject => {
@@ -159,8 +160,18 @@ async fn delete_bucket(h: &Handle, body: &[u8]) -> Result<Empty, Failure> {
     Ok(Empty)
 }
 
-fn head_bucket(h: &Handle, body: &[u8]) -> Result<BucketInfo, Failure> {
+/// Readers of a public bucket see its record without the owner's id.
+fn head_bucket(h: &Handle, caller: &Caller, body: &[u8]) -> Result<BucketInfo, Failure> {
     let m = HeadBucket::decode(body)?;
+    let mut info = bucket_to_proto(h.head_bucket(&m.name)?);
+    if !authz::shows_owner(&caller.who, &info.owner) {
+        info.owner.clear();
+    }
+    Ok(info)
+}
+
+fn get_bucket_info(h: &Handle, body: &[u8]) -> Result<BucketInfo, Failure> {
+    let m = GetBucketInfo::decode(body)?;
     Ok(bucket_to_proto(h.head_bucket(&m.name)?))
 }
 

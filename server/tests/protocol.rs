@@ -15,9 +15,9 @@ use ringstore_proto::constants::{AUTH_PROOF_CONTEXT, CHUNK_BYTES_MAX, FRAME_BODY
 use ringstore_proto::frame::{OFFSET_BODY_LEN, OFFSET_HEADER_CRC32C};
 use ringstore_proto::{
     encode_frame, encode_message_frame, AdminJson, AdminStatus, Auth, Body, Challenge,
-    CreateBucket, DecodeError, Frame, FrameDecoder, FrameHeader, GetObject, GetObjectResponse,
-    Hello, ListObjects, ListPage, ObjectMeta, Opcode, Ping, PutObject, RangeSpec, ScrubStart,
-    Status,
+    CreateBucket, DecodeError, Flags, Frame, FrameDecoder, FrameHeader, GetObject,
+    GetObjectResponse, Hello, ListObjects, ListPage, ObjectMeta, Opcode, Ping, PutObject,
+    RangeSpec, ScrubStart, Status,
 };
 use ringstore_server::{AccessKey, ServeConfig, Server};
 
@@ -615,4 +615,125 @@ fn idle_connections_are_closed() {
     drop(c);
     server.shutdown();
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A request frame with PRINCIPAL set whose body is `principal` then `message`.
+fn send_as(c: &mut Client, op: Opcode, id: u64, principal: &[u8], message: &impl Body) {
+    let mut body = BytesMut::from(principal);
+    message.encode(&mut body).unwrap();
+    let mut header = FrameHeader::request(op.code(), id);
+    header.flags = header.flags.with(Flags::PRINCIPAL, true);
+    c.send(header, &body);
+}
+
+/// The prefix for `Principal::User(user_id)`.
+fn user_prefix(user_id: &str) -> Vec<u8> {
+    let mut p = vec![1u8];
+    p.extend_from_slice(&(user_id.len() as u16).to_le_bytes());
+    p.extend_from_slice(user_id.as_bytes());
+    p
+}
+
+#[test]
+fn principal_prefix_rules_on_an_administrator_connection() {
+    let mut c = ready();
+    // Anonymous may not write into a private bucket: refused at once, the upload's chunks
+    // are discarded, and the connection goes on.
+    let put_op = PutObject {
+        bucket: BUCKET.into(),
+        key: "anonymous-put".into(),
+        content_type: String::new(),
+        user_meta: vec![],
+        content_length: 5,
+        content_md5: None,
+        forbid_overwrite: false,
+    };
+    let mut body = BytesMut::from(&[0u8][..]);
+    put_op.encode(&mut body).unwrap();
+    let mut header = FrameHeader::request(Opcode::PutObject.code(), 3).more(true);
+    header.flags = header.flags.with(Flags::PRINCIPAL, true);
+    c.send(header, &body);
+    c.send(
+        FrameHeader::chunk(Opcode::PutObject.code(), 3, false, false),
+        b"hello",
+    );
+    let msg = c.expect_error(Opcode::PutObject.code(), 3, Status::AccessDenied);
+    assert!(msg.contains("anonymous"), "{msg}");
+    let head = ringstore_proto::HeadObject {
+        bucket: BUCKET.into(),
+        key: "anonymous-put".into(),
+    };
+    let reply = c.call(Opcode::HeadObject, 4, &head);
+    assert_eq!(
+        reply.header.status(),
+        Ok(Status::NoSuchKey),
+        "nothing stored"
+    );
+    // A malformed prefix is a bad request; an unknown user id is denied.
+    send_as(&mut c, Opcode::Ping, 5, &[7], &Ping);
+    c.expect_error(Opcode::Ping.code(), 5, Status::BadRequest);
+    send_as(&mut c, Opcode::Ping, 6, &user_prefix("404"), &Ping);
+    c.expect_error(Opcode::Ping.code(), 6, Status::AccessDenied);
+    send_as(&mut c, Opcode::Ping, 7, &[0], &Ping);
+    assert_eq!(c.recv().unwrap().header.status(), Ok(Status::Ok));
+    // PRINCIPAL on a chunk frame breaks the framing rules: connection error, close.
+    let mut chunk = FrameHeader::chunk(Opcode::PutObject.code(), 8, false, false);
+    chunk.flags = chunk.flags.with(Flags::PRINCIPAL, true);
+    c.send(chunk, b"x");
+    expect_connection_error(&mut c);
+    assert_healthy();
+}
+
+#[test]
+fn principal_before_auth_is_refused() {
+    let s = shared();
+    let mut c = Client::connect(s.server.local_addr());
+    let hello = Hello {
+        access_key_id: s.key.access_key_id.clone(),
+        client_nonce: [1; 32],
+    };
+    send_as(&mut c, Opcode::Hello, 1, &[0], &hello);
+    c.expect_error(Opcode::Hello.code(), 1, Status::NotAuthenticated);
+    c.expect_closed();
+}
+
+#[test]
+fn user_keys_cannot_send_principals_and_die_with_their_deletion() {
+    let mut root = ready();
+    let create = ringstore_proto::UserCreate {
+        display_name: "protocol-user".into(),
+    };
+    let user = root.call(Opcode::UserCreate, 3, &create);
+    let user = ringstore_proto::UserInfo::decode(&user.body).unwrap();
+    let make = ringstore_proto::KeyCreate {
+        display_name: "protocol-user".into(),
+    };
+    let key = root.call(Opcode::KeyCreate, 4, &make);
+    let key = ringstore_proto::NewAccessKey::decode(&key.body).unwrap();
+    assert_eq!(key.user_id, user.user_id);
+    let mut c = Client::connect(shared().server.local_addr());
+    c.handshake(&AccessKey {
+        access_key_id: key.access_key_id.clone(),
+        secret_access_key: key.secret_access_key.clone(),
+    });
+    send_as(&mut c, Opcode::Ping, 3, &[0], &Ping);
+    let msg = c.expect_error(Opcode::Ping.code(), 3, Status::AccessDenied);
+    assert!(msg.contains("administrator"), "{msg}");
+    // Not even as itself, and no admin operation either.
+    send_as(&mut c, Opcode::Ping, 4, &user_prefix(&user.user_id), &Ping);
+    c.expect_error(Opcode::Ping.code(), 4, Status::AccessDenied);
+    let reply = c.call(Opcode::AdminStatus, 5, &AdminStatus::default());
+    assert_eq!(reply.header.status(), Ok(Status::AccessDenied));
+    let reply = c.call(Opcode::Ping, 6, &Ping);
+    assert_eq!(reply.header.status(), Ok(Status::Ok));
+    // Deleting the key: the open connection's next request is denied and it closes.
+    let delete = ringstore_proto::KeyDelete {
+        access_key_id: key.access_key_id.clone(),
+    };
+    let reply = root.call(Opcode::KeyDelete, 5, &delete);
+    assert_eq!(reply.header.status(), Ok(Status::Ok));
+    c.send_message(FrameHeader::request(Opcode::Ping.code(), 7), &Ping);
+    let msg = c.expect_error(Opcode::Ping.code(), 7, Status::AccessDenied);
+    assert!(msg.contains("deleted"), "{msg}");
+    c.expect_closed();
 }

@@ -48,6 +48,8 @@ pub struct Daemon {
     /// The HTTP (OSS / S3) adapter (host:port); empty when started without it.
     pub http: String,
     child: Option<Child>,
+    /// Where the daemon's stderr goes, when started by `start_logged`.
+    log: Option<PathBuf>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -69,9 +71,28 @@ impl Daemon {
             .prefix("daemon-http")
             .tempdir_in(scratch())
             .unwrap();
-        let mut d = Daemon::spawn(dir.path(), Some(format!("127.0.0.1:{}", free_port())));
+        let http = Some(format!("127.0.0.1:{}", free_port()));
+        let mut d = Daemon::spawn(dir.path(), http, None);
         d._dir = Some(dir);
         d
+    }
+
+    /// Starts a daemon with debug logging, its stderr captured for `log`.
+    pub fn start_logged() -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("daemon")
+            .tempdir_in(scratch())
+            .unwrap();
+        let log = dir.path().join("daemon.log");
+        let mut d = Daemon::spawn(dir.path(), None, Some(&log));
+        d._dir = Some(dir);
+        d
+    }
+
+    /// Everything the daemon wrote to stderr so far (`start_logged` only).
+    pub fn log(&self) -> String {
+        let path = self.log.as_ref().expect("started with start_logged");
+        std::fs::read_to_string(path).unwrap()
     }
 
     /// Starts the daemon again on the same data directory (after `kill9` or `stop`).
@@ -81,7 +102,7 @@ impl Daemon {
             "stop or kill the daemon before restarting it"
         );
         let http = (!self.http.is_empty()).then(|| format!("127.0.0.1:{}", free_port()));
-        let mut d = Daemon::spawn(&self.data_dir, http);
+        let mut d = Daemon::spawn(&self.data_dir, http, None);
         self.endpoint = std::mem::take(&mut d.endpoint);
         self.metrics = std::mem::take(&mut d.metrics);
         self.http = std::mem::take(&mut d.http);
@@ -90,11 +111,20 @@ impl Daemon {
 
     /// Starts a daemon on an existing data directory (which the caller keeps).
     pub fn start_in(data_dir: &Path) -> Daemon {
-        Daemon::spawn(data_dir, None)
+        Daemon::spawn(data_dir, None, None)
     }
 
-    /// Starts `ringstore serve` on `data_dir`, with the HTTP adapter on `http` if given.
-    fn spawn(data_dir: &Path, http: Option<String>) -> Daemon {
+    /// Starts `ringstore serve` on `data_dir`, with the HTTP adapter on `http` if given and
+    /// debug logging into `log` if given.
+    fn spawn(data_dir: &Path, http: Option<String>, log: Option<&Path>) -> Daemon {
+        let level = match log {
+            Some(_) => "debug".to_string(),
+            None => std::env::var("RINGSTORE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        };
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+            None => Stdio::inherit(),
+        };
         let port = free_port();
         let endpoint = format!("127.0.0.1:{port}");
         let metrics = format!("127.0.0.1:{}", free_port());
@@ -122,12 +152,10 @@ impl Daemon {
             .arg(data_dir)
             .env("RINGSTORE_ROOT_ACCESS_KEY_ID", ACCESS_KEY_ID)
             .env("RINGSTORE_ROOT_SECRET_ACCESS_KEY", SECRET)
-            .env(
-                "RINGSTORE_LOG",
-                std::env::var("RINGSTORE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
+            .env("RINGSTORE_LOG", level)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start ringstore serve");
         let mut d = Daemon {
@@ -136,6 +164,7 @@ impl Daemon {
             metrics,
             http: http.clone().unwrap_or_default(),
             child: Some(child),
+            log: log.map(Path::to_path_buf),
             _dir: None,
         };
         d.wait_ready(&endpoint);
@@ -174,6 +203,14 @@ impl Daemon {
     /// Runs the CLI against this daemon.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_stdin(args, None)
+    }
+
+    /// Runs the CLI against this daemon with another access key.
+    pub fn cli_as(&self, access_key_id: &str, secret: &str, args: &[&str]) -> Output {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--access-key-id", access_key_id]);
+        all.extend_from_slice(&["--secret-access-key", secret]);
+        self.cli(&all)
     }
 
     pub fn cli_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {

@@ -18,11 +18,12 @@ enum Op {
     DeleteMultiple,
     List,
     HeadBucket,
+    GetBucketInfo,
     PutBucketAcl,
     DeleteBucket,
 }
 
-const OPS: [Op; 9] = [
+const OPS: [Op; 10] = [
     Op::Put,
     Op::Get,
     Op::Head,
@@ -30,6 +31,7 @@ const OPS: [Op; 9] = [
     Op::DeleteMultiple,
     Op::List,
     Op::HeadBucket,
+    Op::GetBucketInfo,
     Op::PutBucketAcl,
     Op::DeleteBucket,
 ];
@@ -42,7 +44,7 @@ fn allowed(who: &str, op: Op, acl: Acl) -> bool {
     match op {
         Op::Get | Op::Head | Op::List | Op::HeadBucket => acl != Acl::Private,
         Op::Put | Op::Delete | Op::DeleteMultiple => acl == Acl::PublicReadWrite,
-        Op::PutBucketAcl | Op::DeleteBucket => false,
+        Op::GetBucketInfo | Op::PutBucketAcl | Op::DeleteBucket => false,
     }
 }
 
@@ -80,6 +82,7 @@ async fn run(c: &Client, op: Op, bucket: &str, acl: Acl) -> Status {
             status(c.list_objects(list).await.map(drop))
         }
         Op::HeadBucket => status(c.head_bucket(bucket).await.map(drop)),
+        Op::GetBucketInfo => status(c.get_bucket_info(bucket).await.map(drop)),
         Op::PutBucketAcl => status(c.put_bucket_acl(bucket, acl).await),
         Op::DeleteBucket => status(c.delete_bucket(bucket).await),
     }
@@ -191,6 +194,13 @@ async fn bucket_listing_creation_and_admin_operations() {
         e.to_string()
     };
     denied(anonymous.list_buckets().await.map(drop));
+    // Readers of a public bucket see its record, but the owner's id only its owner.
+    assert_eq!(anonymous.head_bucket("carol-1").await.unwrap().owner, "");
+    assert_eq!(dave_p.head_bucket("carol-1").await.unwrap().owner, "");
+    let carol_id = carol.get_bucket_info("carol-1").await.unwrap().owner;
+    assert_eq!(carol.head_bucket("carol-1").await.unwrap().owner, carol_id);
+    assert_eq!(root.head_bucket("carol-1").await.unwrap().owner, carol_id);
+    denied(anonymous.get_bucket_info("carol-1").await.map(drop));
     denied(
         anonymous
             .create_bucket("anon-1", Acl::Private, std, "local")

@@ -122,6 +122,42 @@ pub enum Command {
 pub enum AdminCommand {
     /// Cores, partitions, devices, capacity, objects and counters (JSON)
     Status,
+    /// Users: create, list, delete (administrators only)
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Access keys: create, list, delete (administrators only)
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user: ringstore admin user create NAME (a-z 0-9 . _ -, up to 64)
+    Create { name: String },
+    /// List every user with its id and access key ids
+    List,
+    /// Delete a user who owns no bucket, and its access keys
+    Delete { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Create an access key for a user; prints the secret once, as TOML (like root.key)
+    Create { user: String },
+    /// List access key ids (never secrets), of one user or of all
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Delete an access key; connections using it are refused from their next request
+    Delete {
+        #[arg(value_name = "ACCESS_KEY_ID")]
+        key_id: String,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -59,8 +59,6 @@ pub fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
 /// Shared by every request.
 pub struct Ctx {
     pub root: Client,
-    /// The root user's id: requests of keys of this user are the administrator's.
-    pub root_user_id: String,
     pub keys: KeyResolver,
     pub region: String,
     pub domains: Vec<String>,
@@ -77,14 +75,6 @@ impl Ctx {
                 .acting_as(Principal::User(identity.user_id.clone())),
             None => self.root.acting_as(Principal::Anonymous),
         }
-    }
-
-    /// Whether the request's caller is an administrator.
-    pub fn is_admin(&self, verified: &Verified) -> bool {
-        verified
-            .identity
-            .as_ref()
-            .is_some_and(|i| i.user_id == self.root_user_id)
     }
 }
 
@@ -113,15 +103,9 @@ impl HttpServer {
         let root = runtime
             .block_on(Client::connect(client_cfg))
             .context("the HTTP adapter cannot connect to the daemon")?;
-        let root_user_id = runtime
-            .block_on(root.key_lookup(&cfg.root.access_key_id))
-            .context("the HTTP adapter cannot look up its own key")?
-            .context("the daemon does not know the root key")?
-            .user_id;
         let ctx = Arc::new(Ctx {
             keys: KeyResolver::new(root.clone()),
             root,
-            root_user_id,
             region: cfg.region.clone(),
             domains: cfg.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
             host_id: format!("ringstore-{addr}"),

@@ -22,7 +22,8 @@ pub const EXIT_UNREACHABLE: u8 = 5;
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     match e.downcast_ref::<ClientError>() {
         Some(ClientError::Status {
-            status: Status::NoSuchKey | Status::NoSuchBucket,
+            status:
+                Status::NoSuchKey | Status::NoSuchBucket | Status::NoSuchUser | Status::NoSuchAccessKey,
             ..
         }) => EXIT_NOT_FOUND,
         Some(ClientError::Status {
