@@ -1,5 +1,5 @@
-//! Engine types ↔ protocol types. The two crates are independent (the protocol carries
-//! fields the engine does not have yet, such as `crc64`), so the mapping lives here.
+//! Engine types ↔ protocol types. The two crates are independent, so the mapping lives
+//! here.
 
 use ringstore_engine as engine;
 use ringstore_proto as proto;
@@ -78,8 +78,7 @@ pub fn meta_to_proto(m: engine::ObjectMeta) -> proto::ObjectMeta {
         last_modified_ms: m.last_modified_ms,
         object_type: object_type_to_proto(m.object_type),
         version_id: m.version_id,
-        // The engine does not compute CRC-64 yet.
-        crc64: None,
+        crc64: Some(m.crc64),
     }
 }
 
@@ -103,6 +102,7 @@ pub fn put_options_from_proto(p: &proto::PutObject) -> engine::PutOptions {
         content_length: p.content_length,
         content_md5: p.content_md5,
         forbid_overwrite: p.forbid_overwrite,
+        acl: engine::ObjectAcl::Default,
     }
 }
 
