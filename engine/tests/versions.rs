@@ -363,3 +363,92 @@ fn crc64_acl_and_bad_version_ids() {
     });
     engine.shutdown();
 }
+
+/// Every version of bucket `b` through a snapshot, in pages of `page` versions.
+async fn scan(snap: &mut ringstore_engine::Snapshot, page: usize) -> Vec<VersionSummary> {
+    let mut out = Vec::new();
+    loop {
+        let p = snap.next_page(page).await.unwrap();
+        if p.is_empty() {
+            return out;
+        }
+        out.extend(p);
+    }
+}
+
+#[test]
+fn snapshot_scan_ignores_writes_made_during_it() {
+    let dir = new_set();
+    let engine = start(dir.path());
+    let h = engine.handle();
+    block_on(async {
+        h.create_bucket("ver", "r", Acl::Private, StorageClass::Standard, "o")
+            .await
+            .unwrap();
+        h.put_bucket_versioning("ver", Versioning::Enabled)
+            .await
+            .unwrap();
+        let key = |i: usize| format!("k{i:04}");
+        let mut first_ids = Vec::new();
+        for i in 0..600 {
+            first_ids.push(put(&h, &key(i), (i % 200) as u8, false).await);
+            if i % 3 == 0 {
+                put(&h, &key(i), 1, false).await;
+            }
+        }
+        let before = all_versions(&h, 1000).await;
+        assert_eq!(before.len(), 800);
+        let mut snap = h.open_snapshot("ver").await.unwrap();
+        let mut seen = snap.next_page(50).await.unwrap();
+        let cursor = seen.last().unwrap().key.clone();
+        // Overwrites, delete markers, deletes of versions, ACL changes and new keys, on
+        // both sides of where the scan has got to.
+        for i in (0..600).step_by(7) {
+            put(&h, &key(i), 9, false).await;
+        }
+        for i in (0..600).step_by(11) {
+            h.delete_object("ver", &key(i)).await.unwrap();
+        }
+        for i in (0..600).step_by(13) {
+            h.delete_object_version("ver", &key(i), Some(&first_ids[i]))
+                .await
+                .unwrap();
+        }
+        for i in (0..600).step_by(17) {
+            h.put_object_acl("ver", &key(i), None, ObjectAcl::PublicRead)
+                .await
+                .ok();
+        }
+        for name in ["a-new", "k0000a", "zzz"] {
+            put(&h, name, 3, false).await;
+        }
+        seen.extend(scan(&mut snap, 64).await);
+        assert!(
+            cursor.as_str() > "k0000a",
+            "the scan had passed some changed keys"
+        );
+        assert_eq!(seen, before, "the snapshot returns the bucket as it was");
+        snap.close().await;
+        // The live bucket did change.
+        assert_ne!(all_versions(&h, 1000).await, before);
+        // Views are bounded per partition and closing (or dropping) frees them.
+        let mut open = Vec::new();
+        let too_many = loop {
+            match h.open_snapshot("ver").await {
+                Ok(s) => open.push(s),
+                Err(e) => break e,
+            }
+            assert!(open.len() <= 16);
+        };
+        assert!(matches!(too_many, Error::TooManySnapshots(16)));
+        drop(open);
+        let mut again = h.open_snapshot("ver").await.unwrap();
+        assert_eq!(scan(&mut again, 1000).await, all_versions(&h, 1000).await);
+        again.close().await;
+        assert!(matches!(
+            h.open_snapshot("nope").await,
+            Err(Error::NoSuchBucket(_))
+        ));
+    });
+    engine.shutdown();
+}
