@@ -49,7 +49,8 @@
 //!
 //! - `config`: [`ClientConfig`]; `error`: [`Error`].
 //! - `client`: [`Client`], connect and the retry policy.
-//! - `bucket`, `object`, `admin`: the operations, one file per family.
+//! - `bucket`, `object`, `versions`, `admin`: the operations, one file per family
+//!   (`versions` also has the object ACL operations).
 //! - `put`, `get`: the streaming halves of PutObject and GetObject.
 //! - `auth`: the Hello/Auth handshake and [`auth_proof`].
 //! - `connection`, `pool`: the transport.
@@ -68,6 +69,7 @@ mod get;
 mod object;
 mod pool;
 mod put;
+mod versions;
 
 pub use auth::auth_proof;
 pub use client::Client;
@@ -84,6 +86,9 @@ pub use ringstore_proto::{
     Acl, BucketInfo, DeleteObjectsResponse, DeleteResult, ETag, GetObjectResponse, ListObjects,
     ListPage, ObjectMeta, ObjectSummary, ObjectType, PutObject, RangeSpec, Status, StorageClass,
     UserMeta,
+};
+pub use ringstore_proto::{
+    DeleteVersionResult, ListObjectVersions, VersionEntry, VersionPage, Versioning,
 };
 
 #[cfg(test)]

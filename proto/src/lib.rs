@@ -18,8 +18,9 @@
 //! - [`codec`]: the body encoding ([`Writer`], [`Reader`]), [`Body`], [`Request`],
 //!   [`BodyError`].
 //! - [`opcode`], [`status`]: the numbers, and [`ErrorBody`].
-//! - [`session`], [`bucket`], [`object`], [`admin`]: one file per operation family, with
-//!   each request, its response and the types they carry.
+//! - [`session`], [`bucket`], [`object`], [`versioning`], [`admin`]: one file per
+//!   operation family, with each request, its response and the types they carry
+//!   (`versioning` also has the object ACL messages).
 
 #![forbid(unsafe_code)]
 
@@ -32,6 +33,7 @@ pub mod object;
 pub mod opcode;
 pub mod session;
 pub mod status;
+pub mod versioning;
 
 pub use admin::{AdminJson, AdminStatus, ScrubPause, ScrubStart, ScrubStatus};
 pub use bucket::{
@@ -51,6 +53,11 @@ pub use object::{
 pub use opcode::Opcode;
 pub use session::{Auth, Challenge, Hello, Ping};
 pub use status::{ErrorBody, Status};
+pub use versioning::{
+    BucketVersioning, DeleteObjectVersion, DeleteVersionResult, GetBucketVersioning, GetObjectAcl,
+    GetObjectVersion, HeadObjectVersion, ListObjectVersions, ObjectAclResponse,
+    PutBucketVersioning, PutObjectAcl, VersionEntry, VersionPage, Versioning,
+};
 
 #[cfg(test)]
 mod test_support;

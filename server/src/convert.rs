@@ -106,6 +106,58 @@ pub fn put_options_from_proto(p: &proto::PutObject) -> engine::PutOptions {
     }
 }
 
+/// An object's ACL: the protocol's `Default` is the engine's (follow the bucket).
+pub fn object_acl_from_proto(acl: proto::Acl) -> engine::ObjectAcl {
+    match acl {
+        proto::Acl::Default => engine::ObjectAcl::Default,
+        proto::Acl::Private => engine::ObjectAcl::Private,
+        proto::Acl::PublicRead => engine::ObjectAcl::PublicRead,
+        proto::Acl::PublicReadWrite => engine::ObjectAcl::PublicReadWrite,
+    }
+}
+
+pub fn object_acl_to_proto(acl: engine::ObjectAcl) -> proto::Acl {
+    match acl {
+        engine::ObjectAcl::Default => proto::Acl::Default,
+        engine::ObjectAcl::Private => proto::Acl::Private,
+        engine::ObjectAcl::PublicRead => proto::Acl::PublicRead,
+        engine::ObjectAcl::PublicReadWrite => proto::Acl::PublicReadWrite,
+    }
+}
+
+pub fn versioning_from_proto(v: proto::Versioning) -> engine::Versioning {
+    match v {
+        proto::Versioning::Disabled => engine::Versioning::Disabled,
+        proto::Versioning::Enabled => engine::Versioning::Enabled,
+        proto::Versioning::Suspended => engine::Versioning::Suspended,
+    }
+}
+
+pub fn versioning_to_proto(v: engine::Versioning) -> proto::Versioning {
+    match v {
+        engine::Versioning::Disabled => proto::Versioning::Disabled,
+        engine::Versioning::Enabled => proto::Versioning::Enabled,
+        engine::Versioning::Suspended => proto::Versioning::Suspended,
+    }
+}
+
+pub fn version_to_proto(v: engine::VersionSummary) -> proto::VersionEntry {
+    proto::VersionEntry {
+        key: v.key,
+        version_id: v.version_id,
+        is_latest: v.is_latest,
+        delete_marker: v.delete_marker,
+        size: v.size,
+        etag: proto::ETag {
+            md5: v.etag,
+            suffix: v.etag_parts,
+        },
+        last_modified_ms: v.last_modified_ms,
+        object_type: object_type_to_proto(v.object_type),
+        crc64: v.crc64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +182,11 @@ mod tests {
             );
         }
         assert_eq!(acl_from_proto(proto::Acl::Default), engine::Acl::Private);
+        for acl in proto::Acl::ALL {
+            assert_eq!(object_acl_to_proto(object_acl_from_proto(*acl)), *acl);
+        }
+        for v in proto::Versioning::ALL {
+            assert_eq!(versioning_to_proto(versioning_from_proto(*v)), *v);
+        }
     }
 }

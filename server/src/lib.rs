@@ -15,7 +15,8 @@
 //! - `keys`: the root access key, `KeyStore`, the handshake proof.
 //! - `listener`: `start`, `Server`, accept loops, shutdown.
 //! - `connection`: one connection: read loop, handshake, uploads' chunks, writer.
-//! - `dispatch`: one function per operation.
+//! - `dispatch`: one function per operation; `versions`: the versioning and object ACL
+//!   operations.
 //! - `errors`: engine `Error` → protocol `Status`.
 //! - `convert`: engine types ↔ protocol types.
 //! - `metrics`: the AdminStatus document and the Prometheus text exposition.
@@ -35,6 +36,7 @@ pub mod listener;
 pub mod metrics;
 pub mod metrics_http;
 pub mod signals;
+pub mod versions;
 
 pub use config::ServeConfig;
 pub use keys::{AccessKey, KeyStore};
