@@ -40,6 +40,21 @@ pub enum Command {
     Append(RunArgs),
     /// Compare two JSON reports: ringbench compare A.json B.json
     Compare { a: PathBuf, b: PathBuf },
+    /// Measure a CPU ceiling on one core: ringbench speed md5
+    Speed {
+        #[arg(value_enum)]
+        what: Speed,
+        /// How long to measure.
+        #[arg(long, value_parser = parse_duration, default_value = "3s")]
+        duration: Duration,
+    },
+}
+
+/// A CPU ceiling `ringbench speed` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Speed {
+    /// MD5 (the md-5 crate, as the engine computes ETags), MiB/s on one core.
+    Md5,
 }
 
 /// Parses `10s`, `500ms`, `2m`, `1h` or a plain number of seconds.

@@ -18,6 +18,7 @@
 //! - `keys`: the key space and per-key state; `content`: deterministic object bytes.
 //! - `target`: ringstore binary protocol and HTTP targets; `sign`: S3 / OSS signatures.
 //! - `stats`, `report`, `compare`: recording, reporting, comparing.
+//! - `speed`: CPU ceilings (`ringbench speed md5`).
 
 #![forbid(unsafe_code)]
 
@@ -32,6 +33,7 @@ pub mod report;
 pub mod setup;
 pub mod sign;
 pub mod size;
+pub mod speed;
 pub mod stats;
 pub mod target;
 pub mod workload;
@@ -47,6 +49,11 @@ pub async fn main_with(cli: Cli) -> Result<i32> {
         Command::Compare { a, b } => {
             let (a, b) = (compare::load(&a)?, compare::load(&b)?);
             print!("{}", compare::compare(&a, &b));
+            return Ok(0);
+        }
+        Command::Speed { what, duration } => {
+            let args::Speed::Md5 = what;
+            println!("md5 {:.1} MiB/s", speed::md5_mib_per_s(duration));
             return Ok(0);
         }
         Command::Put(a) => (Workload::Put, a),
