@@ -58,6 +58,7 @@ ringbench=$root/target/release/ringbench
     echo "filesystem=$(df -T "$out" | awk 'NR==2 {print $2}')"
     echo "kernel=$(uname -r)"
     echo "rustc=$(rustc --version)"
+    echo "load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$out/machine.txt"
 
 # 1. Ceilings.
@@ -72,10 +73,13 @@ if ! skipped fio; then
     # Lay the file out first, so the writes measure the disk, not extent allocation.
     fio --name=layout --directory="$fio_dir" --filename=fio.dat --size=2G --rw=write --bs=1M \
         --direct=1 --ioengine=io_uring --iodepth=32 --output-format=json > /dev/null
-    fio --name=seqwrite --rw=write --bs=1M --iodepth=32 "${common[@]}" > "$out/fio-seqwrite.json"
+    # Writes end with an fsync: ringstore acknowledges only flushed data.
+    fio --name=seqwrite --rw=write --bs=1M --iodepth=32 --end_fsync=1 "${common[@]}" \
+        > "$out/fio-seqwrite.json"
     fio --name=seqread --rw=read --bs=1M --iodepth=32 "${common[@]}" > "$out/fio-seqread.json"
     fio --name=randread --rw=randread --bs=4k --iodepth=64 "${common[@]}" > "$out/fio-randread.json"
-    fio --name=randwrite --rw=randwrite --bs=4k --iodepth=64 "${common[@]}" > "$out/fio-randwrite.json"
+    fio --name=randwrite --rw=randwrite --bs=4k --iodepth=64 --end_fsync=1 "${common[@]}" \
+        > "$out/fio-randwrite.json"
     rm -f "$fio_dir/fio.dat"
 fi
 if ! skipped md5; then
@@ -105,6 +109,8 @@ run_all() {
             --duration "$duration" --warmup "$warmup" --prefix "$name/" --no-progress \
             --json "$out/$prefix-$name.json" > "$out/$prefix-$name.txt" \
             || echo "$prefix $name failed (see $out/$prefix-$name.txt)" >&2
+        # Other work on the machine skews the figures: keep the load next to them.
+        echo "load $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/$prefix-$name.txt"
     done
 }
 
@@ -210,6 +216,7 @@ if [ "${RB_SCALE:-0}" = 1 ]; then
         > "$out/scale.txt"
 fi
 
+echo "load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 python3 bench/summarize.py "$out" > "$out/results.md"
 log "wrote $out/results.md"
 cat "$out/results.md"

@@ -86,7 +86,9 @@ def main():
         pass
     lines.append(f"Measured {machine.get('date_utc', '?')} on {machine.get('cpu', '?')}, "
                  f"{machine.get('cores', '?')} cores, {machine.get('memory_gib', '?')} GiB, "
-                 f"{machine.get('filesystem', '?')}, Linux {machine.get('kernel', '?')}.")
+                 f"{machine.get('filesystem', '?')}, Linux {machine.get('kernel', '?')}; "
+                 f"load average {machine.get('load_at_start', '?')} at the start, "
+                 f"{machine.get('load_at_end', '?')} at the end.")
     lines.append("")
     sw, sr = fio("seqwrite", "write"), fio("seqread", "read")
     rr, rw = fio("randread", "read"), fio("randwrite", "write")
