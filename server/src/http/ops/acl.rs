@@ -1,5 +1,7 @@
-//! GetBucketAcl and PutBucketAcl (`?acl`): canned ACLs in the header, or for S3 an
-//! AccessControlPolicy document whose AllUsers grants map back to a canned ACL.
+//! Get/PutBucketAcl and Get/PutObjectAcl (`?acl`): canned ACLs in the header (an object's
+//! `x-oss-object-acl` / `x-amz-acl`), or for S3 an AccessControlPolicy document whose
+//! AllUsers grants map back to a canned ACL. An object's `default` ACL inherits the
+//! bucket's; the daemon enforces both.
 
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
@@ -15,13 +17,43 @@ const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 
 pub async fn get_bucket(call: &Call<'_>) -> Result<Response<Body>, Failure> {
     let info = super::owned_bucket(call).await?;
+    Ok(xml(policy(call, &info.owner, info.acl)))
+}
+
+pub async fn get_object(call: &Call<'_>) -> Result<Response<Body>, Failure> {
+    let req = call.req;
+    let acl = call
+        .client
+        .get_object_acl(&req.bucket, &req.key, req.param("versionId"))
+        .await?;
+    // The owner of an object is its bucket's owner; a caller allowed to read the ACL but
+    // not the bucket's record sees no owner id.
+    let owner = match call.client.get_bucket_info(&req.bucket).await {
+        Ok(info) => info.owner,
+        Err(_) => String::new(),
+    };
+    Ok(xml(policy(call, &owner, acl)))
+}
+
+pub async fn put_object(call: &Call<'_>, body: Incoming) -> Result<Response<Body>, Failure> {
+    let acl = requested_acl(call, body, "object-acl", "acl").await?;
+    let req = call.req;
+    call.client
+        .put_object_acl(&req.bucket, &req.key, req.param("versionId"), acl)
+        .await?;
+    Ok(empty(StatusCode::OK))
+}
+
+/// The AccessControlPolicy document of `acl`.
+fn policy(call: &Call<'_>, owner_id: &str, acl: Acl) -> String {
+    let info_acl = acl;
     let mut w = XmlWriter::new();
     match call.dialect() {
         Dialect::Oss => {
             w.open("AccessControlPolicy");
-            owner(&mut w, &info.owner);
+            owner(&mut w, owner_id);
             w.open("AccessControlList");
-            w.elem("Grant", acl_name(info.acl));
+            w.elem("Grant", acl_name(info_acl));
             w.close("AccessControlList");
         }
         Dialect::S3 => {
@@ -29,10 +61,10 @@ pub async fn get_bucket(call: &Call<'_>) -> Result<Response<Body>, Failure> {
                 "AccessControlPolicy",
                 "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"",
             );
-            owner(&mut w, &info.owner);
+            owner(&mut w, owner_id);
             w.open("AccessControlList");
-            grant_user(&mut w, &info.owner);
-            match info.acl {
+            grant_user(&mut w, owner_id);
+            match info_acl {
                 Acl::PublicRead => grant_all(&mut w, "READ"),
                 Acl::PublicReadWrite => {
                     grant_all(&mut w, "READ");
@@ -44,7 +76,7 @@ pub async fn get_bucket(call: &Call<'_>) -> Result<Response<Body>, Failure> {
         }
     }
     w.close("AccessControlPolicy");
-    Ok(xml(w.finish()))
+    w.finish()
 }
 
 fn owner(w: &mut XmlWriter, id: &str) {
@@ -79,20 +111,32 @@ fn grant_all(w: &mut XmlWriter, permission: &str) {
     w.close("Grant");
 }
 
-pub async fn put_bucket(call: &Call<'_>, body: Incoming) -> Result<Response<Body>, Failure> {
-    let acl = match call.req.dialect_header("acl") {
-        Some(v) => parse_acl(v)?,
-        None => {
-            let doc = read_document(call, body).await?;
-            if doc.is_empty() {
-                return Err(Failure::MissingArgument(format!(
-                    "{} or an AccessControlPolicy document is required",
-                    call.dialect().header("acl")
-                )));
-            }
-            acl_of_policy(&parse(&doc)?)?
-        }
+/// The ACL a Put*Acl request asks for: the OSS header (`x-oss-{oss}`), the S3 header
+/// (`x-amz-{s3}`), or an AccessControlPolicy document.
+async fn requested_acl(
+    call: &Call<'_>,
+    body: Incoming,
+    oss: &str,
+    s3: &str,
+) -> Result<Acl, Failure> {
+    let header = match call.dialect() {
+        Dialect::Oss => call.req.dialect_header(oss),
+        Dialect::S3 => call.req.dialect_header(s3),
     };
+    if let Some(v) = header {
+        return parse_acl(v);
+    }
+    let doc = read_document(call, body).await?;
+    if doc.is_empty() {
+        return Err(Failure::MissingArgument(
+            "an ACL header or an AccessControlPolicy document is required".into(),
+        ));
+    }
+    acl_of_policy(&parse(&doc)?)
+}
+
+pub async fn put_bucket(call: &Call<'_>, body: Incoming) -> Result<Response<Body>, Failure> {
+    let acl = requested_acl(call, body, "acl", "acl").await?;
     if acl == Acl::Default {
         return Err(Failure::InvalidArgument(
             "a bucket ACL cannot be default".into(),

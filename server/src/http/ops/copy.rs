@@ -25,6 +25,7 @@ pub async fn copy_object(call: &Call<'_>) -> Result<Response<Body>, Failure> {
             )))
         }
     };
+    let acl = put::object_acl(req)?;
     let stream = call.client.get_object(&src_bucket, &src_key, None).await?;
     let src = stream.response.meta.clone();
     let mut request = put::put_request(req, stream.response.range_len)?;
@@ -38,6 +39,7 @@ pub async fn copy_object(call: &Call<'_>) -> Result<Response<Body>, Failure> {
         .client
         .put_object(request, stream.into_async_read())
         .await?;
+    put::apply_acl(call, acl).await?;
     let mut w = XmlWriter::new();
     match req.dialect {
         Dialect::Oss => w.open("CopyObjectResult"),

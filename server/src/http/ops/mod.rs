@@ -46,9 +46,8 @@ pub async fn dispatch(call: &Call<'_>, op: Op, body: Incoming) -> Result<Respons
         Op::GetBucketInfo => bucket::info(call).await,
         Op::GetBucketAcl => acl::get_bucket(call).await,
         Op::PutBucketAcl => acl::put_bucket(call, body).await,
-        Op::GetObjectAcl | Op::PutObjectAcl => Err(Failure::NotImplemented(
-            "object ACLs (objects inherit their bucket's ACL)".into(),
-        )),
+        Op::GetObjectAcl => acl::get_object(call).await,
+        Op::PutObjectAcl => acl::put_object(call, body).await,
         Op::ListObjects => list::list_v1(call).await,
         Op::ListObjectsV2 => list::list_v2(call).await,
         Op::PutObject => put::put_object(call, body).await,

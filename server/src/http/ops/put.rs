@@ -5,7 +5,7 @@
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use ringstore_client::{ObjectMeta, PutObject, UserMeta};
+use ringstore_client::{Acl, ObjectMeta, PutObject, UserMeta};
 use tokio::sync::Semaphore;
 
 use super::{content_md5, declared_length, Call};
@@ -20,9 +20,9 @@ use crate::http::response::{empty, etag, set, Body};
 pub async fn put_object(call: &Call<'_>, body: Incoming) -> Result<Response<Body>, Failure> {
     let req = call.req;
     let dialect = req.dialect;
-    check_object_acl(req)?;
+    let acl = object_acl(req)?;
     let Some(len) = declared_length(req)? else {
-        return put_unsized(call, body).await;
+        return put_unsized(call, body, acl).await;
     };
     if len > OBJECT_BYTES_MAX {
         return Err(Failure::EntityTooLarge);
@@ -34,14 +34,18 @@ pub async fn put_object(call: &Call<'_>, body: Incoming) -> Result<Response<Body
         reader.next_data().await?;
     }
     let stored = call.client.put_object(put, reader.into_async_read()).await;
-    let mut outcome = outcome.lock().expect("not poisoned");
-    let meta = match stored {
-        Ok(meta) => meta,
-        // The body's own failure explains the aborted upload better than the I/O error.
-        Err(e) => return Err(outcome.failure.take().unwrap_or_else(|| Failure::from(e))),
+    let (meta, checksum, crc) = {
+        let mut outcome = outcome.lock().expect("not poisoned");
+        let meta = match stored {
+            Ok(meta) => meta,
+            // The body's own failure explains the aborted upload better than the I/O error.
+            Err(e) => return Err(outcome.failure.take().unwrap_or_else(|| Failure::from(e))),
+        };
+        (meta, outcome.checksum.take(), outcome.crc64ecma)
     };
-    let mut response = put_response(dialect, &meta, meta.crc64.or(outcome.crc64ecma));
-    if let Some((algorithm, value)) = outcome.checksum.take() {
+    apply_acl(call, acl).await?;
+    let mut response = put_response(dialect, &meta, meta.crc64.or(crc));
+    if let Some((algorithm, value)) = checksum {
         set(&mut response, algorithm.header(), &value);
     }
     Ok(response)
@@ -51,7 +55,11 @@ pub async fn put_object(call: &Call<'_>, body: Incoming) -> Result<Response<Body
 /// needs the length first, so such a body is collected in memory, up to
 /// `UNSIZED_UPLOAD_BYTES_MAX` and `UNSIZED_UPLOADS_MAX` at a time, which bounds the memory
 /// they take. Larger ones must say their length.
-async fn put_unsized(call: &Call<'_>, body: Incoming) -> Result<Response<Body>, Failure> {
+async fn put_unsized(
+    call: &Call<'_>,
+    body: Incoming,
+    acl: Option<Acl>,
+) -> Result<Response<Body>, Failure> {
     static SLOTS: Semaphore = Semaphore::const_new(UNSIZED_UPLOADS_MAX);
     let req = call.req;
     // Signed payloads and aws-chunked bodies always announce their length.
@@ -76,6 +84,7 @@ async fn put_unsized(call: &Call<'_>, body: Incoming) -> Result<Response<Body>, 
         c.finish()
     });
     let meta = call.client.put_object_bytes(put, data).await?;
+    apply_acl(call, acl).await?;
     Ok(put_response(req.dialect, &meta, meta.crc64.or(crc)))
 }
 
@@ -109,16 +118,27 @@ fn put_response(dialect: Dialect, meta: &ObjectMeta, crc64: Option<u64>) -> Resp
     response
 }
 
-/// Object ACLs come later: a request that sets one other than `default` is refused rather
-/// than silently given the bucket's ACL.
-fn check_object_acl(req: &ApiRequest) -> Result<(), Failure> {
+/// The object ACL an upload asks for (`x-oss-object-acl` / `x-amz-acl`).
+pub fn object_acl(req: &ApiRequest) -> Result<Option<Acl>, Failure> {
     let value = match req.dialect {
         Dialect::Oss => req.header("x-oss-object-acl"),
         Dialect::S3 => req.header("x-amz-acl"),
     };
-    match value.map(str::trim) {
-        None | Some("default") => Ok(()),
-        Some(_) => Err(Failure::NotImplemented("object ACLs".into())),
+    value.map(super::parse_acl).transpose()
+}
+
+/// Sets the ACL an upload asked for, once the object exists (the upload message has no
+/// ACL field: between the two steps the object has its bucket's ACL).
+pub async fn apply_acl(call: &Call<'_>, acl: Option<Acl>) -> Result<(), Failure> {
+    match acl {
+        None | Some(Acl::Default) => Ok(()),
+        Some(acl) => {
+            let req = call.req;
+            Ok(call
+                .client
+                .put_object_acl(&req.bucket, &req.key, None, acl)
+                .await?)
+        }
     }
 }
 
