@@ -95,7 +95,7 @@ def test_s3_cp_stdin_stdout(aws, bucket):
     assert aws("s3", "cp", f"s3://{bucket}/stream", "-").stdout == b"from stdin"
 
 
-def test_s3_ls_sync_rm(aws, bucket, tmp_path):
+def test_s3_ls_sync_mv_rm(aws, bucket, tmp_path):
     up = tmp_path / "up"
     (up / "sub").mkdir(parents=True)
     files = {"a.txt": content(10, 1), "sub/b.bin": content(MIB + 1, 2), "sub/c": b""}
@@ -112,10 +112,11 @@ def test_s3_ls_sync_rm(aws, bucket, tmp_path):
     aws("s3", "sync", f"s3://{bucket}/tree", str(down))
     for name, data in files.items():
         assert (down / name).read_bytes() == data
-    # (`aws s3 mv` copies on the server: CopyObject is not part of this issue.)
-    aws("s3", "rm", f"s3://{bucket}/tree/a.txt")
-    aws("s3", "rm", "--recursive", f"s3://{bucket}/tree/sub")
-    assert aws("s3", "ls", "--recursive", f"s3://{bucket}").stdout_text.strip() == ""
+    # `aws s3 mv` between keys copies on the server (CopyObject), then deletes.
+    aws("s3", "mv", f"s3://{bucket}/tree/a.txt", f"s3://{bucket}/moved.txt")
+    assert aws("s3", "cp", f"s3://{bucket}/moved.txt", "-").stdout == files["a.txt"]
+    aws("s3", "rm", "--recursive", f"s3://{bucket}/tree")
+    assert aws("s3", "ls", "--recursive", f"s3://{bucket}").stdout_text.split()[-1] == "moved.txt"
 
 
 def test_s3_rb_non_empty_and_force(aws, bucket):
