@@ -273,3 +273,75 @@ fn signed_chunks_verify_and_a_tampered_chunk_fails() {
     let reply = send(&build(true));
     assert_eq!(reply.code(), "SignatureDoesNotMatch", "{}", reply.text());
 }
+
+#[test]
+fn anonymous_callers_get_what_bucket_and_object_acls_allow() {
+    let r = shared();
+    let now = now_secs();
+    let acl = [("x-oss-acl", "public-read")];
+    assert_eq!(
+        send(&oss_v1(
+            &r.key,
+            "PUT",
+            "/sigs-public",
+            "/sigs-public/",
+            &acl,
+            now,
+            b""
+        ))
+        .status,
+        200
+    );
+    let target = "/sigs-public/k";
+    assert_eq!(
+        send(&oss_v1(&r.key, "PUT", target, target, &[], now, b"open")).status,
+        200
+    );
+    let anonymous = |method: &str| {
+        let req = format!("{method} {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx");
+        send(req.as_bytes())
+    };
+    let got = anonymous("GET");
+    assert_eq!((got.status, got.body.as_slice()), (200, &b"open"[..]));
+    assert_eq!(anonymous("PUT").code(), "AccessDenied");
+    // A private object in the public bucket.
+    let private = [("x-oss-object-acl", "private")];
+    let sub = format!("{target}?acl");
+    assert_eq!(
+        send(&oss_v1(&r.key, "PUT", &sub, &sub, &private, now, b"")).status,
+        200
+    );
+    assert_eq!(anonymous("GET").code(), "AccessDenied");
+    let reply = send(&oss_v1(&r.key, "GET", &sub, &sub, &[], now, b""));
+    assert!(
+        reply.text().contains("<Grant>private</Grant>"),
+        "{}",
+        reply.text()
+    );
+}
+
+#[test]
+fn copy_object_streams_the_source() {
+    let r = shared();
+    let now = now_secs();
+    let data = vec![7u8; 300_000];
+    let src = "/sigs/copy-src";
+    let meta = [("x-oss-meta-color", "blue")];
+    assert_eq!(
+        send(&oss_v1(&r.key, "PUT", src, src, &meta, now, &data)).status,
+        200
+    );
+    let dst = "/sigs/copy-dst";
+    let copy = [("x-oss-copy-source", "/sigs/copy-src")];
+    let reply = send(&oss_v1(&r.key, "PUT", dst, dst, &copy, now, b""));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(reply.text().contains("<CopyObjectResult>"));
+    let got = send(&oss_v1(&r.key, "GET", dst, dst, &[], now, b""));
+    assert_eq!(got.body, data);
+    assert_eq!(got.header("x-oss-meta-color").as_deref(), Some("blue"));
+    let missing = [("x-oss-copy-source", "/sigs/none")];
+    assert_eq!(
+        send(&oss_v1(&r.key, "PUT", dst, dst, &missing, now, b"")).code(),
+        "NoSuchKey"
+    );
+}

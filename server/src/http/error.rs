@@ -169,6 +169,8 @@ fn engine_code(status: Status) -> (u16, &'static str) {
         Status::TooManyBuckets => (400, "TooManyBuckets"),
         Status::AccessDenied | Status::NotAuthenticated => (403, "AccessDenied"),
         Status::InvalidRange => (416, "InvalidRange"),
+        Status::NoSuchVersion => (404, "NoSuchVersion"),
+        Status::MethodNotAllowed => (405, "MethodNotAllowed"),
         Status::BadDigest => (400, "BadDigest"),
         Status::BadRequest => (400, "InvalidRequest"),
         Status::NotImplemented | Status::UnknownOpcode => (501, "NotImplemented"),
