@@ -193,6 +193,16 @@ def test_keys_with_special_characters(s3, bucket):
     assert listed == sorted(keys)
 
 
+def test_key_length_limit(s3, bucket):
+    longest = "k/" + "x" * 1021
+    s3.put_object(Bucket=bucket, Key=longest, Body=b"1023 bytes of key")
+    assert s3.get_object(Bucket=bucket, Key=longest)["Body"].read() == b"1023 bytes of key"
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket=bucket, Key="k/" + "x" * 1023, Body=b"too long")
+    assert code_of(err) == "KeyTooLongError"
+    assert status_of(err) == 400
+
+
 def test_ranges(s3, bucket):
     data = content(1000, 3)
     s3.put_object(Bucket=bucket, Key="r", Body=data)

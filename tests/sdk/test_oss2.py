@@ -216,6 +216,16 @@ def test_forbid_overwrite(bucket):
     assert bucket.get_object("fo").read() == b"third"
 
 
+def test_key_length_limit(bucket):
+    longest = "k/" + "x" * 1021
+    bucket.put_object(longest, b"1023 bytes of key")
+    assert bucket.get_object(longest).read() == b"1023 bytes of key"
+    with pytest.raises(oe.ServerError) as err:
+        bucket.put_object("k/" + "x" * 1023, b"too long")
+    assert err.value.code == "InvalidObjectName"
+    assert err.value.status == 400
+
+
 def test_ranges(bucket):
     data = content(1000, 33)
     bucket.put_object("r", data)

@@ -186,6 +186,13 @@ def test_forbid_overwrite(client, bucket):
     assert read(client, bucket, "fo") == b"third"
 
 
+def test_key_length_limit(client, bucket):
+    longest = "k/" + "x" * 1021
+    put(client, bucket, longest, b"1023 bytes of key")
+    assert read(client, bucket, longest) == b"1023 bytes of key"
+    # A longer key never reaches the server: the SDK refuses it (ObjectNameInvalidError).
+
+
 def test_ranges(client, bucket):
     data = content(1000, 43)
     put(client, bucket, "r", data)
