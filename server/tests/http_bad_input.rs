@@ -318,3 +318,53 @@ fn ranges_and_conditions() {
     let reply = send(&signed(r, "GET", &with_override, &resource, &[], b""));
     assert_eq!(reply.header("content-type").as_deref(), Some("text/x-test"));
 }
+
+#[test]
+fn expect_100_continue_is_answered_before_the_body() {
+    use std::io::{Read, Write};
+    let r = shared();
+    let target = format!("/{BUCKET}/continued");
+    let head = signed(
+        r,
+        "PUT",
+        &target,
+        &target,
+        &[("expect", "100-continue"), ("content-length", "5")],
+        b"",
+    );
+    let mut stream = std::net::TcpStream::connect(r.http).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(&head).unwrap();
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(b"hello").unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    assert!(
+        rest.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&rest)
+    );
+    assert_eq!(
+        send(&signed(r, "GET", &target, &target, &[], b"")).body,
+        b"hello"
+    );
+    // A request refused on its head (a wrong signature) gets its answer without a 100.
+    let wrong = ringstore_server::AccessKey {
+        access_key_id: r.key.access_key_id.clone(),
+        secret_access_key: "wrong".into(),
+    };
+    let headers = [("expect", "100-continue"), ("content-length", "5")];
+    let req = oss_v1(&wrong, "PUT", &target, &target, &headers, now_secs(), b"");
+    let mut stream = std::net::TcpStream::connect(r.http).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(&req).unwrap();
+    let mut first = [0u8; 12];
+    stream.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 403");
+}

@@ -4,7 +4,7 @@
 
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
-use ringstore_client::Status;
+use ringstore_client::{DeleteObjectsResponse, Status};
 
 use super::{read_document, Call};
 use crate::http::auth::sign::uri_encode;
@@ -56,6 +56,21 @@ pub async fn delete_objects(call: &Call<'_>, body: Incoming) -> Result<Response<
         )));
     }
     let results = call.client.delete_objects(&req.bucket, keys, quiet).await?;
+    Ok(xml(delete_result(
+        req.dialect,
+        &results,
+        quiet,
+        url_encoded,
+    )))
+}
+
+/// The DeleteResult document: `Deleted` per key (unless quiet), `Error` per failure.
+fn delete_result(
+    dialect: Dialect,
+    results: &DeleteObjectsResponse,
+    quiet: bool,
+    url_encoded: bool,
+) -> String {
     let text = |k: &str| {
         if url_encoded {
             uri_encode(k, true)
@@ -64,7 +79,7 @@ pub async fn delete_objects(call: &Call<'_>, body: Incoming) -> Result<Response<
         }
     };
     let mut w = XmlWriter::new();
-    match req.dialect {
+    match dialect {
         Dialect::Oss => w.open("DeleteResult"),
         Dialect::S3 => w.open_with(
             "DeleteResult",
@@ -84,7 +99,7 @@ pub async fn delete_objects(call: &Call<'_>, body: Incoming) -> Result<Response<
             continue;
         }
         let failure = Failure::Engine(r.status, String::new());
-        let (_, code) = match req.dialect {
+        let (_, code) = match dialect {
             Dialect::Oss => oss_code(&failure),
             Dialect::S3 => s3_code(&failure),
         };
@@ -95,5 +110,5 @@ pub async fn delete_objects(call: &Call<'_>, body: Incoming) -> Result<Response<
         w.close("Error");
     }
     w.close("DeleteResult");
-    Ok(xml(w.finish()))
+    w.finish()
 }
