@@ -49,6 +49,14 @@ pub fn iso8601(ms: u64) -> String {
     )
 }
 
+/// `2026-12-01T18:56:04.123Z`: with milliseconds, for S3 listings, so that a tool
+/// comparing a file's modification time with the object's (`aws s3 sync`) sees an upload
+/// made within the same second as newer.
+pub fn iso8601_ms(ms: u64) -> String {
+    let whole = iso8601(ms);
+    format!("{}.{:03}Z", &whole[..19], ms % 1000)
+}
+
 /// `Tue, 01 Dec 2026 18:56:04 GMT`.
 pub fn http_date(ms: u64) -> String {
     httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(ms))
@@ -89,6 +97,7 @@ mod tests {
     fn formats_round_trip() {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601(1_369_353_600_123), "2013-05-24T00:00:00.000Z");
+        assert_eq!(iso8601_ms(1_369_353_600_123), "2013-05-24T00:00:00.123Z");
         assert_eq!(parse_compact("20130524T000000Z"), Some(1_369_353_600));
         assert_eq!(parse_compact("20240229T235959Z"), Some(1_709_251_199));
         assert_eq!(parse_compact("2013-05-24T00:00:00Z"), None);

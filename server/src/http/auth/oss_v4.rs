@@ -298,4 +298,29 @@ mod tests {
         let (_, b) = signed_request(",", "/bkt/dir/a.txt");
         assert_eq!(a.signature, b.signature);
     }
+
+    #[test]
+    fn presigned_urls_sign_every_parameter_but_the_signature() {
+        let uri = |sig: &str| {
+            format!(
+                "/bkt/k?x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-credential=\
+                 AK%2F20261201%2Fcn-hangzhou%2Foss%2Faliyun_v4_request&x-oss-date=\
+                 20261201T185604Z&x-oss-expires=60&x-oss-signature={sig}"
+            )
+        };
+        let probe = request("GET", &uri("x"), &[("host", "h")]);
+        let sig = parse_query(&probe).unwrap();
+        let canonical = canonical_request(&probe, &sig);
+        assert!(!canonical.contains("x-oss-signature="), "{canonical}");
+        assert!(canonical.ends_with("\nUNSIGNED-PAYLOAD"));
+        let good = signature("secret", &sig, &string_to_sign(&sig, &canonical));
+        let req = request("GET", &uri(&good), &[("host", "h")]);
+        let sig = parse_query(&req).unwrap();
+        verify(&req, &sig, "secret").unwrap();
+        check_time(&sig, 1_796_151_364 + 59).unwrap();
+        assert!(matches!(
+            check_time(&sig, 1_796_151_364 + 61),
+            Err(Failure::AccessDenied(_))
+        ));
+    }
 }

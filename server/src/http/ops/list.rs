@@ -10,7 +10,7 @@ use crate::http::auth::sign::uri_encode;
 use crate::http::error::Failure;
 use crate::http::request::Dialect;
 use crate::http::response::{etag, object_type_name, xml, Body};
-use crate::http::time::iso8601;
+use crate::http::time::{iso8601, iso8601_ms};
 use crate::http::xml::XmlWriter;
 
 /// The options both versions share.
@@ -110,7 +110,12 @@ fn entries(
     for o in &p.objects {
         w.open("Contents");
         w.elem("Key", &text(l, &o.key));
-        w.elem("LastModified", &iso8601(o.last_modified_ms));
+        let modified = match dialect {
+            // oss2 accepts no fraction but `.000`.
+            Dialect::Oss => iso8601(o.last_modified_ms),
+            Dialect::S3 => iso8601_ms(o.last_modified_ms),
+        };
+        w.elem("LastModified", &modified);
         w.elem("ETag", &etag(dialect, &o.etag));
         if dialect == Dialect::Oss {
             w.elem("Type", object_type_name(o.object_type));
