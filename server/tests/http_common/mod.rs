@@ -28,7 +28,11 @@ impl Drop for Running {
 }
 
 /// Starts a server with the adapter on a free port.
+///
+/// A server shared through a `static` is never dropped, so its directory outlives the
+/// test process: the directories of earlier runs whose process is gone are removed here.
 pub fn start(name: &str) -> Running {
+    remove_stale(name);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let cfg = ServeConfig {
@@ -51,6 +55,25 @@ pub fn start(name: &str) -> Running {
         key,
         http,
         dir,
+    }
+}
+
+/// Removes `<name>-<pid>` directories of processes that no longer run.
+fn remove_stale(name: &str) {
+    let Ok(entries) = std::fs::read_dir(env!("CARGO_TARGET_TMPDIR")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(name)?.strip_prefix('-')?.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
