@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use futures::Stream;
-use ringstore_proto::{Body, GetObject, GetObjectResponse, Principal};
+use ringstore_proto::{Body, GetObjectResponse, Principal, Request};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::time::Sleep;
@@ -50,10 +50,10 @@ impl std::fmt::Debug for GetObjectStream {
     }
 }
 
-/// Sends a GetObject on `conn` and waits for its response message.
-pub(crate) async fn get_object(
+/// Sends a GetObject (or GetObjectVersion) on `conn` and waits for its response message.
+pub(crate) async fn get_object<R: Request<Response = GetObjectResponse>>(
     conn: Arc<Connection>,
-    req: &GetObject,
+    req: &R,
     principal: Option<&Principal>,
     timeout: Duration,
 ) -> Result<GetObjectStream, Error> {

@@ -49,8 +49,9 @@
 //!
 //! - `config`: [`ClientConfig`]; `error`: [`Error`].
 //! - `client`: [`Client`], connect and the retry policy.
-//! - `bucket`, `object`, `admin`: the operations, one file per family (`admin` also has
-//!   users and keys, and `key_lookup` for adapters that verify signatures).
+//! - `bucket`, `object`, `versions`, `admin`: the operations, one file per family
+//!   (`versions` also has the object ACL operations; `admin` also has users and keys, and
+//!   `key_lookup` for adapters that verify signatures).
 //! - [`Client::acting_as`]: requests on behalf of a [`Principal`] (the HTTP adapter
 //!   authenticates its callers and sends their requests as them).
 //! - `put`, `get`: the streaming halves of PutObject and GetObject.
@@ -71,6 +72,7 @@ mod get;
 mod object;
 mod pool;
 mod put;
+mod versions;
 
 pub use auth::auth_proof;
 pub use client::Client;
@@ -87,6 +89,9 @@ pub use ringstore_proto::{
     AccessKeyInfo, Acl, BucketInfo, DeleteObjectsResponse, DeleteResult, ETag, GetObjectResponse,
     KeyInfo, ListObjects, ListPage, NewAccessKey, ObjectMeta, ObjectSummary, ObjectType, Principal,
     PutObject, RangeSpec, Status, StorageClass, UserInfo, UserMeta,
+};
+pub use ringstore_proto::{
+    DeleteVersionResult, ListObjectVersions, VersionEntry, VersionPage, Versioning,
 };
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ringstore_engine::record::{encode_extra, ObjectData, ObjectEntry, Reader, Record, Writer};
 use ringstore_engine::state::State;
-use ringstore_engine::ObjectType;
+use ringstore_engine::{ObjectAcl, ObjectType};
 
 fn entry(i: u64) -> ObjectEntry {
     ObjectEntry {
@@ -13,6 +13,9 @@ fn entry(i: u64) -> ObjectEntry {
         etag: [i as u8; 16],
         etag_parts: 0,
         object_type: ObjectType::Normal,
+        acl: ObjectAcl::Default,
+        version: 0,
+        crc64: 0,
         extra: encode_extra("", &[]),
         data: ObjectData::Empty,
     }

@@ -66,6 +66,89 @@ impl ObjectType {
     }
 }
 
+/// A bucket's versioning state, as OSS and S3: a bucket starts `Disabled`; once
+/// `Enabled` it can only be `Suspended` (and enabled again), never disabled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum Versioning {
+    /// Never enabled: a key has one version, the "null" version; a put replaces it.
+    #[default]
+    Disabled = 0,
+    /// Every put adds a version with a new id; a delete adds a delete marker.
+    Enabled = 1,
+    /// Puts and deletes replace the "null" version; older versions are kept.
+    Suspended = 2,
+}
+
+impl Versioning {
+    pub fn from_u8(v: u8) -> Option<Versioning> {
+        [
+            Versioning::Disabled,
+            Versioning::Enabled,
+            Versioning::Suspended,
+        ]
+        .get(v as usize)
+        .copied()
+    }
+}
+
+/// An object's own ACL. `Default` means the object follows its bucket's ACL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum ObjectAcl {
+    #[default]
+    Default = 0,
+    Private = 1,
+    PublicRead = 2,
+    PublicReadWrite = 3,
+}
+
+impl ObjectAcl {
+    pub fn from_u8(v: u8) -> Option<ObjectAcl> {
+        [
+            ObjectAcl::Default,
+            ObjectAcl::Private,
+            ObjectAcl::PublicRead,
+            ObjectAcl::PublicReadWrite,
+        ]
+        .get(v as usize)
+        .copied()
+    }
+}
+
+/// The version id of the "null" version (written while versioning is disabled or
+/// suspended). Its text form is `null`.
+pub const NULL_VERSION: u64 = 0;
+
+/// The text form of a version id: `null`, or 16 lowercase hex digits. Ids of one key
+/// sort, as numbers and as text, in the order their versions were written.
+pub fn version_id_string(version: u64) -> String {
+    if version == NULL_VERSION {
+        "null".to_string()
+    } else {
+        format!("{version:016x}")
+    }
+}
+
+/// Parses the text form of a version id (`InvalidArgument` for anything else).
+pub fn parse_version_id(text: &str) -> Result<u64, Error> {
+    let bad = || Error::InvalidArgument(format!("invalid version id {text:?}"));
+    if text == "null" {
+        return Ok(NULL_VERSION);
+    }
+    if text.len() != 16
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(bad());
+    }
+    match u64::from_str_radix(text, 16) {
+        Ok(v) if v != NULL_VERSION => Ok(v),
+        _ => Err(bad()),
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BucketInfo {
     pub name: String,
@@ -75,6 +158,7 @@ pub struct BucketInfo {
     pub storage_class: StorageClass,
     pub owner: String,
     pub created_ms: u64,
+    pub versioning: Versioning,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,7 +174,14 @@ pub struct ObjectMeta {
     pub user_meta: Vec<(String, String)>,
     pub last_modified_ms: u64,
     pub object_type: ObjectType,
+    /// The version's id (`null` for the null version); `None` in a bucket whose
+    /// versioning was never enabled.
     pub version_id: Option<String>,
+    /// CRC-64/XZ (what OSS calls crc64ecma) of the content.
+    pub crc64: u64,
+    pub acl: ObjectAcl,
+    /// The version is a delete marker (only version-addressed HEAD and listings show one).
+    pub delete_marker: bool,
 }
 
 impl ObjectMeta {
@@ -112,8 +203,10 @@ pub struct PutOptions {
     pub content_length: u64,
     /// When set, the body's MD5 must match or the put fails with `BadDigest`.
     pub content_md5: Option<[u8; 16]>,
-    /// Refuse to replace an existing object (`FileAlreadyExists`).
+    /// Refuse to replace an existing object (`FileAlreadyExists`); in a versioned bucket:
+    /// refuse when the key has a current version that is not a delete marker.
     pub forbid_overwrite: bool,
+    pub acl: ObjectAcl,
 }
 
 /// A byte range as HTTP Range headers express them.
@@ -158,6 +251,53 @@ pub struct ObjectSummary {
     pub etag_parts: Option<u32>,
     pub last_modified_ms: u64,
     pub object_type: ObjectType,
+}
+
+/// Parameters of a version listing (ListObjectVersions).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListVersionsParams {
+    pub prefix: String,
+    pub delimiter: String,
+    /// Start after this key, or, with `version_id_marker`, after that version of it.
+    pub key_marker: String,
+    pub version_id_marker: String,
+    /// 1..=1000 (the engine clamps it).
+    pub max_keys: usize,
+}
+
+/// One version of a key in a version listing or a snapshot scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionSummary {
+    pub key: String,
+    /// `null` or 16 hex digits (see `version_id_string`).
+    pub version_id: String,
+    /// The key's current version.
+    pub is_latest: bool,
+    pub delete_marker: bool,
+    pub size: u64,
+    pub etag: [u8; 16],
+    pub etag_parts: Option<u32>,
+    pub last_modified_ms: u64,
+    pub object_type: ObjectType,
+    pub crc64: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListVersionsPage {
+    /// Keys in byte order, each key's versions newest first.
+    pub versions: Vec<VersionSummary>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_version_id_marker: Option<String>,
+}
+
+/// What a delete did: the version it created (a delete marker) or removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    pub version_id: Option<String>,
+    /// A delete marker was created, or the version removed was one.
+    pub delete_marker: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

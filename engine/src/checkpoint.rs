@@ -17,11 +17,12 @@ use crate::partition::Partition;
 use crate::record::{
     decode_bucket, decode_entry, encode_bucket, encode_entry, Reader, Run, Writer,
 };
-use crate::state::Usage;
+use crate::state::{Usage, Versions};
 use crate::stripe::StripeId;
 
 const CHECKPOINT_MAGIC: [u8; 4] = *b"RSCP";
-const CHECKPOINT_VERSION: u16 = 1;
+/// 2: entries carry ACL, version id and CRC-64; each key carries its chain of versions.
+const CHECKPOINT_VERSION: u16 = 2;
 /// Entries serialized between yields to the executor.
 const ENTRIES_PER_SLICE: usize = 4096;
 /// Checkpoint stripes read concurrently at start.
@@ -158,7 +159,7 @@ impl Partition {
                 }
                 _ => map.range::<String, _>(..),
             };
-            for (key, e) in entries {
+            for (key, versions) in entries {
                 if last_bucket.as_deref() == Some(bucket.as_str()) {
                     w.u8(ENTRY_SAME_BUCKET);
                 } else {
@@ -167,8 +168,12 @@ impl Partition {
                     *last_bucket = Some(bucket.clone());
                 }
                 w.str(key);
-                encode_entry(w, e);
-                n += 1;
+                let chain = versions.as_slice();
+                w.u32(chain.len() as u32);
+                for e in chain {
+                    encode_entry(w, e);
+                }
+                n += chain.len();
                 if n >= ENTRIES_PER_SLICE {
                     *cursor = Some((bucket.clone(), key.clone()));
                     return false;
@@ -267,7 +272,7 @@ impl Partition {
         // Entries come sorted, bucket by bucket: collect each bucket's, then build its map
         // in one bulk pass instead of 10 million single inserts.
         let mut bucket = String::new();
-        let mut run: Vec<(String, crate::record::ObjectEntry)> = Vec::new();
+        let mut run: Vec<(String, Versions)> = Vec::new();
         loop {
             let tag = r.u8()?;
             if tag != ENTRY_SAME_BUCKET && !run.is_empty() {
@@ -285,7 +290,7 @@ impl Partition {
                 _ => return Err(RecordError("checkpoint entry tag")),
             }
             let key = r.str()?;
-            run.push((key, decode_entry(&mut r)?));
+            run.push((key, decode_chain(&mut r)?));
         }
         Ok(())
     }
@@ -309,6 +314,22 @@ impl Partition {
             stamp,
         }
     }
+}
+
+/// A key's versions: count u32 (at least 1), then the entries, current first.
+fn decode_chain(r: &mut Reader) -> Result<Versions, crate::record::RecordError> {
+    let count = r.u32()? as usize;
+    if count == 0 || count > r.buf.len() {
+        return Err(crate::record::RecordError("version count"));
+    }
+    if count == 1 {
+        return Ok(Versions::One(decode_entry(r)?));
+    }
+    let mut chain = Vec::with_capacity(count);
+    for _ in 0..count {
+        chain.push(decode_entry(r)?);
+    }
+    Ok(Versions::Many(chain))
 }
 
 /// Streams checkpoint bytes into checkpoint stripes in extents of their own.

@@ -253,19 +253,19 @@ impl Partition {
             }
             Ok::<(), Error>(())
         });
-        let mut md5 = <md5::Md5 as md5::Digest>::new();
+        let mut digests = crate::object_io::Digests::new();
         let mut pinned = Vec::new();
         let written = self
-            .put_stripes(entry.size, &mut rx, &mut md5, &mut pinned)
+            .put_stripes(entry.size, &mut rx, &mut digests, &mut pinned)
             .await;
         let read = reader.await;
         let result = async {
             read?;
             let stripes = written?;
-            let digest: [u8; 16] = md5::Digest::finalize(md5).into();
-            if entry.etag_parts == 0 && digest != entry.etag {
+            let (md5, crc64) = digests.finish();
+            if (entry.etag_parts == 0 && md5 != entry.etag) || crc64 != entry.crc64 {
                 return Err(Error::DataUnavailable(format!(
-                    "{bucket}/{key}: bytes read back do not match the ETag"
+                    "{bucket}/{key}: bytes read back do not match the ETag or CRC-64"
                 )));
             }
             let entry = ObjectEntry {
@@ -313,9 +313,12 @@ impl Partition {
                         }
                         _ => map.range::<String, _>(..),
                     };
-                    for (key, e) in entries {
-                        if want(&e.data) {
-                            out.push((bucket.clone(), key.clone(), e.clone()));
+                    for (key, versions) in entries {
+                        // Noncurrent versions hold space too: they move like current ones.
+                        for e in versions.as_slice() {
+                            if want(&e.data) {
+                                out.push((bucket.clone(), key.clone(), e.clone()));
+                            }
                         }
                         n += 1;
                         if n == 4096 {

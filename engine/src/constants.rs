@@ -83,3 +83,9 @@ const _: () = assert!(
 );
 /// `format` writes zeros over a prefilled device file in chunks of this size.
 pub const PREFILL_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// Snapshot views open at once on one partition (each holds the keys changed ahead of its
+/// scan).
+pub const VIEWS_PER_PARTITION_MAX: usize = 16;
+/// Keys a snapshot view returns per page (each with all its versions).
+pub const SNAPSHOT_PAGE_KEYS: usize = 256;

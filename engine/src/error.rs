@@ -20,6 +20,18 @@ pub enum Error {
     KeyTooLong(usize),
     #[error("object {key:?} does not exist in bucket {bucket:?}")]
     NoSuchKey { bucket: String, key: String },
+    #[error("object {key:?} in bucket {bucket:?} has no version {version_id}")]
+    NoSuchVersion {
+        bucket: String,
+        key: String,
+        version_id: String,
+    },
+    /// The operation does not apply to what it names (a delete marker addressed by its
+    /// version id, a versioning change a bucket cannot make).
+    #[error("method not allowed: {0}")]
+    MethodNotAllowed(String),
+    #[error("too many snapshots are open on a partition (the limit is {0})")]
+    TooManySnapshots(usize),
     #[error("the requested range is not satisfiable for an object of {size} bytes")]
     InvalidRange { size: u64 },
     #[error("object of {0} bytes is larger than the 5 GiB limit of a simple upload")]

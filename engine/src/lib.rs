@@ -15,7 +15,10 @@
 //! - `superblock`, `device_set`: formatting devices and identifying them at open.
 //! - `devices`: O_DIRECT I/O through io_uring on one executor.
 //! - `block`, `stripe`: block headers with CRC32C, Reed-Solomon stripes.
-//! - `record`, `state`: log records, the in-memory index and how records change it.
+//! - `record`, `state`: log records, the in-memory index (each key's chain of versions)
+//!   and how records change it.
+//! - `versions`, `snapshot`: version listings and object ACLs; snapshot views for
+//!   inventory scans.
 //! - `partition`, `log`, `object_io`, `checkpoint`, `recovery`: one partition's work.
 //! - `shared`: bucket cache and counters every core reads.
 //! - `runtime`: executors, inboxes and the `Handle`.
@@ -38,10 +41,13 @@ pub mod record;
 pub mod recovery;
 pub mod runtime;
 pub mod shared;
+pub mod snapshot;
 pub mod state;
 pub mod stripe;
 pub mod superblock;
+pub mod versions;
 
 pub use api::*;
 pub use error::Error;
 pub use runtime::{Engine, EngineConfig, GetReply, Handle, PartitionStatus};
+pub use snapshot::Snapshot;

@@ -10,7 +10,8 @@ use crate::record::{ObjectData, Reader, Record, Run, Writer};
 use crate::state::Usage;
 
 pub const BATCH_MAGIC: [u8; 4] = *b"RSLB";
-pub const BATCH_VERSION: u16 = 1;
+/// 2: index entries carry ACL, version id and CRC-64; record types 8 to 11.
+pub const BATCH_VERSION: u16 = 2;
 pub const BATCH_HEADER_BYTES: usize = 32;
 
 pub const ROOT_MAGIC: [u8; 4] = *b"RSRT";

@@ -11,8 +11,8 @@ use futures::{SinkExt, StreamExt};
 use md5::{Digest, Md5};
 
 use crate::api::{
-    validate_key, validate_put_options, ListParams, ObjectMeta, ObjectSummary, ObjectType,
-    PutOptions, RangeSpec,
+    validate_key, validate_put_options, version_id_string, DeleteOutcome, ListParams, ObjectMeta,
+    ObjectSummary, ObjectType, PutOptions, RangeSpec, Versioning, NULL_VERSION,
 };
 use crate::block::BlockKind;
 use crate::constants::{BLOCK_BYTES, INLINE_BYTES_MAX, STRIPE_BLOCKS_MAX};
@@ -35,6 +35,43 @@ pub const GET_CHANNEL_CHUNKS: usize = 4;
 async fn join(t: glommio::task::JoinHandle<Result<(), Error>>) -> Result<(), Error> {
     t.await
         .unwrap_or_else(|| Err(Error::Internal("stripe write task cancelled".into())))
+}
+
+/// CRC-64/XZ, which OSS calls crc64ecma (x-oss-hash-crc64ecma): ECMA-182 polynomial,
+/// reflected, all-ones initial value and final XOR. Check value: "123456789" →
+/// 0x995dc9bbdf1939fa.
+pub static CRC64: crc::Crc<u64, crc::Table<16>> =
+    crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_XZ);
+
+/// The digests a put computes over the bytes it stores, as they stream past.
+pub struct Digests {
+    md5: Md5,
+    crc64: crc::Digest<'static, u64, crc::Table<16>>,
+}
+
+impl Digests {
+    pub fn new() -> Digests {
+        Digests {
+            md5: Md5::new(),
+            crc64: CRC64.digest(),
+        }
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.md5.update(bytes);
+        self.crc64.update(bytes);
+    }
+
+    /// (MD5, CRC-64/XZ).
+    pub fn finish(self) -> ([u8; 16], u64) {
+        (self.md5.finalize().into(), self.crc64.finalize())
+    }
+}
+
+impl Default for Digests {
+    fn default() -> Digests {
+        Digests::new()
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -62,7 +99,9 @@ impl ListItem {
     }
 }
 
-pub fn meta_of(bucket: &str, key: &str, e: &ObjectEntry) -> ObjectMeta {
+/// An entry's metadata; `versioned` when the bucket's versioning was ever enabled (only
+/// then has a version a version id to show).
+pub fn meta_of(bucket: &str, key: &str, e: &ObjectEntry, versioned: bool) -> ObjectMeta {
     let (content_type, user_meta) = decode_extra(&e.extra).unwrap_or_default();
     ObjectMeta {
         bucket: bucket.to_string(),
@@ -74,12 +113,15 @@ pub fn meta_of(bucket: &str, key: &str, e: &ObjectEntry) -> ObjectMeta {
         user_meta,
         last_modified_ms: e.last_modified_ms,
         object_type: e.object_type,
-        version_id: None,
+        version_id: versioned.then(|| version_id_string(e.version)),
+        crc64: e.crc64,
+        acl: e.acl,
+        delete_marker: e.is_delete_marker(),
     }
 }
 
 /// The smallest string greater than every key that starts with `prefix`.
-fn past_prefix(prefix: &str) -> String {
+pub(crate) fn past_prefix(prefix: &str) -> String {
     let mut s = String::with_capacity(prefix.len() + 1024);
     s.push_str(prefix);
     // Keys are at most 1023 bytes; U+10FFFF is the greatest character.
@@ -93,6 +135,14 @@ impl Partition {
     fn check_bucket(&self, bucket: &str) -> Result<(), Error> {
         match self.shared.bucket(bucket) {
             Some(b) if !b.deleting => Ok(()),
+            _ => Err(Error::NoSuchBucket(bucket.to_string())),
+        }
+    }
+
+    /// The bucket's versioning state (and that it exists).
+    pub(crate) fn versioning(&self, bucket: &str) -> Result<Versioning, Error> {
+        match self.shared.bucket(bucket) {
+            Some(b) if !b.deleting => Ok(b.info.versioning),
             _ => Err(Error::NoSuchBucket(bucket.to_string())),
         }
     }
@@ -131,7 +181,7 @@ impl Partition {
         opts: PutOptions,
         mut body: mpsc::Receiver<Bytes>,
     ) -> Result<ObjectMeta, Error> {
-        let mut md5 = Md5::new();
+        let mut digests = Digests::new();
         let len = opts.content_length;
         let (data, inline) = if len as usize <= INLINE_BYTES_MAX {
             let mut buf = Vec::with_capacity(len as usize);
@@ -150,7 +200,7 @@ impl Partition {
                     got: buf.len() as u64,
                 });
             }
-            md5.update(&buf);
+            digests.update(&buf);
             if buf.is_empty() {
                 (ObjectData::Empty, None)
             } else {
@@ -170,11 +220,11 @@ impl Partition {
             // they stay pinned until then so they are not handed out again.
             let mut pinned = Vec::new();
             let stripes = self
-                .put_stripes(len, &mut body, &mut md5, &mut pinned)
+                .put_stripes(len, &mut body, &mut digests, &mut pinned)
                 .await;
             let r = match stripes {
                 Ok(s) => {
-                    self.finish_put(bucket, key, opts, md5, ObjectData::Stripes(s), None)
+                    self.finish_put(bucket, key, opts, digests, ObjectData::Stripes(s), None)
                         .await
                 }
                 Err(e) => Err(e),
@@ -183,7 +233,8 @@ impl Partition {
             self.release_data();
             return r;
         };
-        self.finish_put(bucket, key, opts, md5, data, inline).await
+        self.finish_put(bucket, key, opts, digests, data, inline)
+            .await
     }
 
     pub(crate) fn release_data(&self) {
@@ -198,31 +249,52 @@ impl Partition {
         bucket: String,
         key: String,
         opts: PutOptions,
-        md5: Md5,
+        digests: Digests,
         data: ObjectData,
         inline: Option<Bytes>,
     ) -> Result<ObjectMeta, Error> {
         let len = opts.content_length;
-        let etag: [u8; 16] = md5.finalize().into();
+        let (etag, crc64) = digests.finish();
         if opts.content_md5.is_some_and(|m| m != etag) {
             return Err(Error::BadDigest);
         }
+        let versioning = self.versioning(&bucket)?;
+        // Issued right before the record is queued: records apply in queue order, so a
+        // key's later write always gets the greater id.
+        let version = match versioning {
+            Versioning::Enabled => self.next_version_id(),
+            Versioning::Disabled | Versioning::Suspended => NULL_VERSION,
+        };
         let entry = ObjectEntry {
             size: len,
             last_modified_ms: now_ms(),
             etag,
             etag_parts: 0,
             object_type: ObjectType::Normal,
+            acl: opts.acl,
+            version,
+            crc64,
             extra: encode_extra(&opts.content_type, &opts.user_meta),
             data,
         };
-        let meta = meta_of(&bucket, &key, &entry);
+        let versioned = versioning != Versioning::Disabled;
+        let meta = meta_of(&bucket, &key, &entry, versioned);
         let needs_flush = matches!(entry.data, ObjectData::Stripes(_));
-        let rec = Record::ObjectPut {
-            bucket,
-            key: key.clone(),
-            entry,
-            if_absent: opts.forbid_overwrite,
+        let (key2, if_absent) = (key.clone(), opts.forbid_overwrite);
+        let rec = if versioned {
+            Record::ObjectVersionPut {
+                bucket,
+                key: key2,
+                entry,
+                if_absent,
+            }
+        } else {
+            Record::ObjectPut {
+                bucket,
+                key: key2,
+                entry,
+                if_absent,
+            }
         };
         match self.commit(rec, inline, needs_flush).await? {
             Applied::Done => {
@@ -239,7 +311,7 @@ impl Partition {
         self: &Rc<Self>,
         len: u64,
         body: &mut mpsc::Receiver<Bytes>,
-        md5: &mut Md5,
+        digests: &mut Digests,
         pinned: &mut Vec<u32>,
     ) -> Result<StripeData, Error> {
         let g = self.dev.geometry;
@@ -260,7 +332,7 @@ impl Partition {
                         got: received,
                     });
                 }
-                md5.update(chunk);
+                digests.update(chunk);
             }
             let mut rest: &[u8] = chunk.as_deref().unwrap_or(&[]);
             while !rest.is_empty() || (last && !staging.is_empty()) {
@@ -349,14 +421,44 @@ impl Partition {
         Ok(glommio::spawn_local(async move { me.write_stripe(&id, &data).await }).detach())
     }
 
-    pub fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, Error> {
-        self.check_bucket(bucket)?;
+    pub fn head(&self, bucket: &str, key: &str, version: Option<u64>) -> Result<ObjectMeta, Error> {
+        let versioned = self.versioning(bucket)? != Versioning::Disabled;
+        let e = self.find(bucket, key, version)?;
+        Ok(meta_of(bucket, key, &e, versioned || version.is_some()))
+    }
+
+    /// The current version of `key`, or version `version` of it: `NoSuchKey` when there
+    /// is no current version or it is a delete marker, `NoSuchVersion` when the version
+    /// does not exist, `MethodNotAllowed` when it is a delete marker.
+    pub(crate) fn find(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<u64>,
+    ) -> Result<ObjectEntry, Error> {
         let st = self.st.borrow();
-        let e = st.lookup(bucket, key).ok_or_else(|| Error::NoSuchKey {
-            bucket: bucket.into(),
-            key: key.into(),
-        })?;
-        Ok(meta_of(bucket, key, e))
+        let Some(v) = version else {
+            return st
+                .lookup(bucket, key)
+                .cloned()
+                .ok_or_else(|| Error::NoSuchKey {
+                    bucket: bucket.into(),
+                    key: key.into(),
+                });
+        };
+        let e = st.versions(bucket, key).and_then(|c| c.get(v));
+        match e {
+            None => Err(Error::NoSuchVersion {
+                bucket: bucket.into(),
+                key: key.into(),
+                version_id: version_id_string(v),
+            }),
+            Some(e) if e.is_delete_marker() => Err(Error::MethodNotAllowed(format!(
+                "version {} of {bucket}/{key} is a delete marker",
+                version_id_string(v)
+            ))),
+            Some(e) => Ok(e.clone()),
+        }
     }
 
     /// Looks the object up and starts streaming the requested bytes into the returned
@@ -365,22 +467,16 @@ impl Partition {
         self: &Rc<Self>,
         bucket: &str,
         key: &str,
+        version: Option<u64>,
         range: Option<RangeSpec>,
     ) -> Result<(ObjectMeta, u64, u64, BodyStream), Error> {
-        self.check_bucket(bucket)?;
-        let entry = {
-            let st = self.st.borrow();
-            st.lookup(bucket, key).cloned()
-        }
-        .ok_or_else(|| Error::NoSuchKey {
-            bucket: bucket.into(),
-            key: key.into(),
-        })?;
+        let versioned = self.versioning(bucket)? != Versioning::Disabled;
+        let entry = self.find(bucket, key, version)?;
         let (start, len) = match range {
             Some(r) => r.resolve(entry.size)?,
             None => (0, entry.size),
         };
-        let meta = meta_of(bucket, key, &entry);
+        let meta = meta_of(bucket, key, &entry, versioned || version.is_some());
         let pieces = self.pieces(&entry, start, len);
         let (mut tx, rx) = mpsc::channel(GET_CHANNEL_CHUNKS);
         let extents: Vec<u32> = pieces.iter().map(|(id, _, _)| id.extent).collect();
@@ -446,7 +542,7 @@ impl Partition {
             return out;
         }
         match &e.data {
-            ObjectData::Empty => {}
+            ObjectData::Empty | ObjectData::DeleteMarker => {}
             ObjectData::Inline(l) => {
                 let id = StripeId {
                     kind: BlockKind::Log,
@@ -501,16 +597,71 @@ impl Partition {
         out
     }
 
-    pub async fn delete(&self, bucket: String, key: String) -> Result<(), Error> {
+    /// Deletes `key` (or, with `version`, that version of it). In a bucket whose versioning
+    /// is enabled or suspended, a delete without a version adds a delete marker.
+    pub async fn delete(
+        &self,
+        bucket: String,
+        key: String,
+        version: Option<u64>,
+    ) -> Result<DeleteOutcome, Error> {
         validate_key(&key)?;
-        self.check_bucket(&bucket)?;
-        if self.st.borrow().lookup(&bucket, &key).is_none() && self.pending.borrow().is_empty() {
-            return Ok(());
-        }
-        self.commit(Record::ObjectDelete { bucket, key }, None, false)
-            .await?;
+        let versioning = self.versioning(&bucket)?;
+        let (record, outcome) = match (version, versioning) {
+            (None, Versioning::Disabled) => {
+                if self.st.borrow().versions(&bucket, &key).is_none()
+                    && self.pending.borrow().is_empty()
+                {
+                    return Ok(DeleteOutcome::default());
+                }
+                (
+                    Record::ObjectDelete { bucket, key },
+                    DeleteOutcome::default(),
+                )
+            }
+            (None, _) => {
+                let version = match versioning {
+                    Versioning::Enabled => self.next_version_id(),
+                    _ => NULL_VERSION,
+                };
+                let outcome = DeleteOutcome {
+                    version_id: Some(version_id_string(version)),
+                    delete_marker: true,
+                };
+                let last_modified_ms = now_ms();
+                let rec = Record::ObjectDeleteMarker {
+                    bucket,
+                    key,
+                    version,
+                    last_modified_ms,
+                };
+                (rec, outcome)
+            }
+            (Some(version), _) => {
+                let found = self
+                    .st
+                    .borrow()
+                    .versions(&bucket, &key)
+                    .and_then(|c| c.get(version))
+                    .map(|e| e.is_delete_marker());
+                let outcome = DeleteOutcome {
+                    version_id: Some(version_id_string(version)),
+                    delete_marker: found == Some(true),
+                };
+                if found.is_none() && self.pending.borrow().is_empty() {
+                    return Ok(outcome);
+                }
+                let rec = Record::ObjectVersionDelete {
+                    bucket,
+                    key,
+                    version,
+                };
+                (rec, outcome)
+            }
+        };
+        self.commit(record, None, false).await?;
         self.shared.stats.deletes.inc();
-        Ok(())
+        Ok(outcome)
     }
 
     /// This partition's sorted share of a listing: at most `limit` items.
@@ -529,11 +680,15 @@ impl Partition {
         'scan: while out.len() < limit {
             let mut range = map.range::<String, _>((lower.clone(), Bound::Unbounded));
             loop {
-                let Some((key, e)) = range.next() else {
+                let Some((key, versions)) = range.next() else {
                     break 'scan;
                 };
                 if !key.starts_with(&p.prefix) {
                     break 'scan;
+                }
+                let e = versions.current();
+                if e.is_delete_marker() {
+                    continue; // deleted in a versioned bucket: older versions stay hidden
                 }
                 if !p.delimiter.is_empty() {
                     if let Some(i) = key[p.prefix.len()..].find(&p.delimiter) {

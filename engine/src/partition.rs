@@ -20,6 +20,9 @@ use crate::shared::Shared;
 use crate::state::{Applied, State, Usage};
 use crate::stripe::{spans, verify_block, Coder, ShardSpan, StripeId};
 
+/// Bits below a version id's millisecond time: room for a million ids per ms.
+const VERSION_TIME_SHIFT: u32 = 20;
+
 /// Where the next log batch goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LogPos {
@@ -53,6 +56,8 @@ pub struct Partition {
     /// The data extent being filled: (extent, generation, next free block).
     pub data_cursor: Cell<Option<(u32, u32, u32)>>,
     stamp: Cell<u64>,
+    /// The last version id issued.
+    version_clock: Cell<u64>,
     /// Bytes of log written since the last checkpoint.
     pub log_bytes_since_checkpoint: Cell<u64>,
     /// The log position just after the last applied batch (where a checkpoint's replay
@@ -95,6 +100,7 @@ impl Partition {
             wake,
             data_cursor: Cell::new(None),
             stamp: Cell::new(rand::random::<u64>() >> 8),
+            version_clock: Cell::new(0),
             log_bytes_since_checkpoint: Cell::new(0),
             applied: Cell::new(log),
             root_seq: Cell::new(0),
@@ -117,6 +123,16 @@ impl Partition {
         let s = self.stamp.get() + 1;
         self.stamp.set(s);
         s
+    }
+
+    /// A version id greater than every id this partition holds or issued: the time in
+    /// ms shifted left by 20 bits, or one more than the last id if that is greater. Ids of
+    /// one key are issued by its one partition, so they increase with every write of it.
+    pub fn next_version_id(&self) -> u64 {
+        let floor = self.version_clock.get().max(self.st.borrow().version_max) + 1;
+        let v = (crate::object_io::now_ms() << VERSION_TIME_SHIFT).max(floor);
+        self.version_clock.set(v);
+        v
     }
 
     /// Devices that must take a write for it to count: k, plus one when there is parity.
@@ -404,11 +420,14 @@ impl Partition {
             Record::ObjectPut { .. }
             | Record::ObjectDelete { .. }
             | Record::ObjectMove { .. }
-            | Record::ObjectRelocate { .. } => {
+            | Record::ObjectRelocate { .. }
+            | Record::ObjectVersionPut { .. }
+            | Record::ObjectDeleteMarker { .. }
+            | Record::ObjectVersionDelete { .. } => {
                 let keep: Vec<u32> = self.data_cursor.get().map(|c| c.0).into_iter().collect();
                 self.st.borrow_mut().release_unused(Usage::Data, &keep);
             }
-            Record::ExtentOpen { .. } => {}
+            Record::ExtentOpen { .. } | Record::ObjectAclPut { .. } => {}
         }
     }
 

@@ -4,7 +4,7 @@
 //! generation G"), never a delta, so replaying a record twice, or replaying over a fuzzy
 //! checkpoint that already saw it, gives the same state.
 
-use crate::api::{Acl, BucketInfo, ObjectType, StorageClass};
+use crate::api::{Acl, BucketInfo, ObjectAcl, ObjectType, StorageClass, Versioning};
 use crate::block::BlockKind;
 
 /// Where an object's bytes are.
@@ -16,6 +16,8 @@ pub enum ObjectData {
     Inline(InlineLoc),
     /// In their own stripes in data extents.
     Stripes(StripeData),
+    /// No bytes: the version is a delete marker (versioned buckets).
+    DeleteMarker,
 }
 
 /// Bytes `offset .. offset + len` of the payload of the log batch stripe named here.
@@ -79,17 +81,46 @@ impl Run {
     }
 }
 
-/// One object (the current version) in the index.
+/// One version of an object in the index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectEntry {
     pub size: u64,
     pub last_modified_ms: u64,
     pub etag: [u8; 16],
+    /// Multipart: the part count of the ETag's `-N` suffix (0 for a simple put).
     pub etag_parts: u32,
     pub object_type: ObjectType,
+    pub acl: ObjectAcl,
+    /// The version id; `NULL_VERSION` (0) for the null version.
+    pub version: u64,
+    /// CRC-64/XZ of the content. For an appendable object it is the running CRC of all
+    /// appends (and the next append position is `size`).
+    pub crc64: u64,
     /// Content type and user metadata, encoded (empty when there are none).
     pub extra: Box<[u8]>,
     pub data: ObjectData,
+}
+
+impl ObjectEntry {
+    pub fn is_delete_marker(&self) -> bool {
+        matches!(self.data, ObjectData::DeleteMarker)
+    }
+
+    /// A delete marker written at `last_modified_ms` with id `version`.
+    pub fn delete_marker(version: u64, last_modified_ms: u64) -> ObjectEntry {
+        ObjectEntry {
+            size: 0,
+            last_modified_ms,
+            etag: [0; 16],
+            etag_parts: 0,
+            object_type: ObjectType::Normal,
+            acl: ObjectAcl::Default,
+            version,
+            crc64: 0,
+            extra: Box::default(),
+            data: ObjectData::DeleteMarker,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,13 +167,47 @@ pub enum Record {
         from_stamp: u64,
         entry: ObjectEntry,
     },
+    /// A put in a bucket whose versioning is enabled or suspended: `entry` becomes `key`'s
+    /// current version. A null version (`entry.version == 0`) first replaces the key's
+    /// existing null version, wherever it is in the chain. With `if_absent`, the put takes
+    /// effect only if the key has no current version or its current version is a delete
+    /// marker.
+    ObjectVersionPut {
+        bucket: String,
+        key: String,
+        entry: ObjectEntry,
+        if_absent: bool,
+    },
+    /// A delete without a version id in a versioned bucket: a delete marker with id
+    /// `version` becomes the current version (a null marker replaces the null version).
+    ObjectDeleteMarker {
+        bucket: String,
+        key: String,
+        version: u64,
+        last_modified_ms: u64,
+    },
+    /// Version `version` of `key` is removed for good (a no-op if it does not exist).
+    ObjectVersionDelete {
+        bucket: String,
+        key: String,
+        version: u64,
+    },
+    /// Version `version` of `key` now has ACL `acl` (a no-op if it does not exist).
+    ObjectAclPut {
+        bucket: String,
+        key: String,
+        version: u64,
+        acl: ObjectAcl,
+    },
 }
 
 impl Record {
     /// The entry whose inline bytes follow this record in its batch, if any.
     pub fn inline_entry_mut(&mut self) -> Option<&mut ObjectEntry> {
         match self {
-            Record::ObjectPut { entry, .. } | Record::ObjectMove { entry, .. } => {
+            Record::ObjectPut { entry, .. }
+            | Record::ObjectVersionPut { entry, .. }
+            | Record::ObjectMove { entry, .. } => {
                 matches!(entry.data, ObjectData::Inline(_)).then_some(entry)
             }
             _ => None,
@@ -157,10 +222,15 @@ const REC_OBJECT_PUT: u8 = 4;
 const REC_OBJECT_DELETE: u8 = 5;
 const REC_OBJECT_MOVE: u8 = 6;
 const REC_OBJECT_RELOCATE: u8 = 7;
+const REC_OBJECT_VERSION_PUT: u8 = 8;
+const REC_OBJECT_DELETE_MARKER: u8 = 9;
+const REC_OBJECT_VERSION_DELETE: u8 = 10;
+const REC_OBJECT_ACL_PUT: u8 = 11;
 
 const DATA_EMPTY: u8 = 0;
 const DATA_INLINE: u8 = 1;
 const DATA_STRIPES: u8 = 2;
+const DATA_DELETE_MARKER: u8 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("record is malformed: {0}")]
@@ -293,9 +363,13 @@ pub fn encode_entry(w: &mut Writer, e: &ObjectEntry) {
     w.buf.extend_from_slice(&e.etag);
     w.u32(e.etag_parts);
     w.u8(e.object_type as u8);
+    w.u8(e.acl as u8);
+    w.u64(e.version);
+    w.u64(e.crc64);
     w.bytes(&e.extra);
     match &e.data {
         ObjectData::Empty => w.u8(DATA_EMPTY),
+        ObjectData::DeleteMarker => w.u8(DATA_DELETE_MARKER),
         ObjectData::Inline(l) => {
             w.u8(DATA_INLINE);
             encode_inline_loc(w, l);
@@ -321,9 +395,13 @@ pub fn decode_entry(r: &mut Reader) -> Result<ObjectEntry, RecordError> {
     let etag: [u8; 16] = r.take(16)?.try_into().unwrap();
     let etag_parts = r.u32()?;
     let object_type = ObjectType::from_u8(r.u8()?).ok_or(RecordError("object type"))?;
+    let acl = ObjectAcl::from_u8(r.u8()?).ok_or(RecordError("object acl"))?;
+    let version = r.u64()?;
+    let crc64 = r.u64()?;
     let extra = r.bytes()?.to_vec().into_boxed_slice();
     let data = match r.u8()? {
         DATA_EMPTY => ObjectData::Empty,
+        DATA_DELETE_MARKER => ObjectData::DeleteMarker,
         DATA_INLINE => ObjectData::Inline(decode_inline_loc(r)?),
         DATA_STRIPES => {
             let count = r.u32()? as usize;
@@ -358,6 +436,9 @@ pub fn decode_entry(r: &mut Reader) -> Result<ObjectEntry, RecordError> {
         etag,
         etag_parts,
         object_type,
+        acl,
+        version,
+        crc64,
         extra,
         data,
     })
@@ -370,6 +451,7 @@ pub fn encode_bucket(w: &mut Writer, b: &BucketInfo) {
     w.u8(b.storage_class as u8);
     w.str(&b.owner);
     w.u64(b.created_ms);
+    w.u8(b.versioning as u8);
 }
 
 pub fn decode_bucket(r: &mut Reader) -> Result<BucketInfo, RecordError> {
@@ -380,6 +462,7 @@ pub fn decode_bucket(r: &mut Reader) -> Result<BucketInfo, RecordError> {
         storage_class: StorageClass::from_u8(r.u8()?).ok_or(RecordError("storage class"))?,
         owner: r.str()?,
         created_ms: r.u64()?,
+        versioning: Versioning::from_u8(r.u8()?).ok_or(RecordError("versioning"))?,
     })
 }
 
@@ -449,6 +532,52 @@ impl Record {
                 encode_entry(w, entry);
                 REC_OBJECT_RELOCATE
             }
+            Record::ObjectVersionPut {
+                bucket,
+                key,
+                entry,
+                if_absent,
+            } => {
+                w.str(bucket);
+                w.str(key);
+                w.u8(*if_absent as u8);
+                encode_entry(w, entry);
+                REC_OBJECT_VERSION_PUT
+            }
+            Record::ObjectDeleteMarker {
+                bucket,
+                key,
+                version,
+                last_modified_ms,
+            } => {
+                w.str(bucket);
+                w.str(key);
+                w.u64(*version);
+                w.u64(*last_modified_ms);
+                REC_OBJECT_DELETE_MARKER
+            }
+            Record::ObjectVersionDelete {
+                bucket,
+                key,
+                version,
+            } => {
+                w.str(bucket);
+                w.str(key);
+                w.u64(*version);
+                REC_OBJECT_VERSION_DELETE
+            }
+            Record::ObjectAclPut {
+                bucket,
+                key,
+                version,
+                acl,
+            } => {
+                w.str(bucket);
+                w.str(key);
+                w.u64(*version);
+                w.u8(*acl as u8);
+                REC_OBJECT_ACL_PUT
+            }
         };
         let body_len = (w.buf.len() - start - 5) as u32;
         w.buf[start] = ty;
@@ -489,6 +618,29 @@ impl Record {
                 from_stamp: b.u64()?,
                 entry: decode_entry(&mut b)?,
             },
+            REC_OBJECT_VERSION_PUT => Record::ObjectVersionPut {
+                bucket: b.str()?,
+                key: b.str()?,
+                if_absent: b.u8()? != 0,
+                entry: decode_entry(&mut b)?,
+            },
+            REC_OBJECT_DELETE_MARKER => Record::ObjectDeleteMarker {
+                bucket: b.str()?,
+                key: b.str()?,
+                version: b.u64()?,
+                last_modified_ms: b.u64()?,
+            },
+            REC_OBJECT_VERSION_DELETE => Record::ObjectVersionDelete {
+                bucket: b.str()?,
+                key: b.str()?,
+                version: b.u64()?,
+            },
+            REC_OBJECT_ACL_PUT => Record::ObjectAclPut {
+                bucket: b.str()?,
+                key: b.str()?,
+                version: b.u64()?,
+                acl: ObjectAcl::from_u8(b.u8()?).ok_or(RecordError("object acl"))?,
+            },
             _ => return Err(RecordError("record type")),
         };
         if !b.is_empty() {
@@ -510,6 +662,9 @@ mod tests {
             etag: [7; 16],
             etag_parts: 0,
             object_type: ObjectType::Normal,
+            acl: ObjectAcl::PublicRead,
+            version: 0x1234_5678_9abc,
+            crc64: 0x995d_c9bb_df19_39fa,
             extra: encode_extra("text/plain", &[("a".into(), "b".into())]),
             data: ObjectData::Stripes(StripeData {
                 segments: vec![
@@ -550,8 +705,37 @@ mod tests {
             Record::ObjectPut {
                 bucket: "b".into(),
                 key: "k".into(),
-                entry,
+                entry: entry.clone(),
                 if_absent: true,
+            },
+            Record::ObjectVersionPut {
+                bucket: "b".into(),
+                key: "k".into(),
+                entry,
+                if_absent: false,
+            },
+            Record::ObjectVersionPut {
+                bucket: "b".into(),
+                key: "m".into(),
+                entry: ObjectEntry::delete_marker(0, 3),
+                if_absent: true,
+            },
+            Record::ObjectDeleteMarker {
+                bucket: "b".into(),
+                key: "k".into(),
+                version: 77,
+                last_modified_ms: 5,
+            },
+            Record::ObjectVersionDelete {
+                bucket: "b".into(),
+                key: "k".into(),
+                version: 77,
+            },
+            Record::ObjectAclPut {
+                bucket: "b".into(),
+                key: "k".into(),
+                version: 0,
+                acl: ObjectAcl::PublicReadWrite,
             },
             Record::ObjectDelete {
                 bucket: "b".into(),

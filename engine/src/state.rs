@@ -6,9 +6,61 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::api::BucketInfo;
+use crate::api::NULL_VERSION;
 use crate::block::BlockKind;
 use crate::error::Error;
 use crate::record::{InlineLoc, ObjectData, ObjectEntry, Record};
+use crate::snapshot::View;
+
+/// A key's versions, current first, then older versions newest first. A key with one
+/// version (every key of a bucket whose versioning was never enabled) holds it inline, so
+/// it costs what one entry costs; only a key with several pays for a chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Versions {
+    One(ObjectEntry),
+    /// Two or more.
+    Many(Vec<ObjectEntry>),
+}
+
+impl Versions {
+    pub fn as_slice(&self) -> &[ObjectEntry] {
+        match self {
+            Versions::One(e) => std::slice::from_ref(e),
+            Versions::Many(v) => v,
+        }
+    }
+
+    /// The current version (it may be a delete marker).
+    pub fn current(&self) -> &ObjectEntry {
+        &self.as_slice()[0]
+    }
+
+    pub fn get(&self, version: u64) -> Option<&ObjectEntry> {
+        self.as_slice().iter().find(|e| e.version == version)
+    }
+
+    fn into_vec(self) -> Vec<ObjectEntry> {
+        match self {
+            Versions::One(e) => vec![e],
+            Versions::Many(v) => v,
+        }
+    }
+
+    fn from_vec(mut v: Vec<ObjectEntry>) -> Option<Versions> {
+        match v.len() {
+            0 => None,
+            1 => v.pop().map(Versions::One),
+            _ => Some(Versions::Many(v)),
+        }
+    }
+
+    fn iter_mut(&mut self) -> std::slice::IterMut<'_, ObjectEntry> {
+        match self {
+            Versions::One(e) => std::slice::from_mut(e).iter_mut(),
+            Versions::Many(v) => v.iter_mut(),
+        }
+    }
+}
 
 /// What an extent is used for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,12 +106,18 @@ pub struct State {
     pub partitions: u16,
     /// Authoritative on partition 0 only.
     pub buckets: BTreeMap<String, BucketInfo>,
-    pub objects: BTreeMap<String, BTreeMap<String, ObjectEntry>>,
+    pub objects: BTreeMap<String, BTreeMap<String, Versions>>,
     /// Every extent this partition owns (extent id mod partitions == partition).
     pub extents: HashMap<u32, ExtentState>,
     /// Extents that may be handed out again (have `live == 0`, usage Free).
+    /// Versions held (delete markers included) and their bytes.
     pub object_count: u64,
     pub object_bytes: u64,
+    /// The greatest version id in the index: new ids are issued above it.
+    pub version_max: u64,
+    /// Snapshot views open on this partition (see `snapshot`).
+    pub views: HashMap<u64, View>,
+    pub next_view: u64,
 }
 
 impl State {
@@ -86,6 +144,9 @@ impl State {
             extents,
             object_count: 0,
             object_bytes: 0,
+            version_max: 0,
+            views: HashMap::new(),
+            next_view: 1,
         }
     }
 
@@ -118,15 +179,63 @@ impl State {
                 entry,
                 if_absent,
             } => {
-                let map = self.objects.entry(bucket.clone()).or_default();
-                if *if_absent && map.contains_key(key) {
+                if *if_absent && self.lookup(bucket, key).is_some() {
                     return Applied::Exists;
                 }
-                let old = map.insert(key.clone(), entry.clone());
+                self.preserve(bucket, key);
                 self.account(entry, true);
-                if let Some(old) = old {
-                    self.account(&old, false);
+                let map = self.objects.entry(bucket.clone()).or_default();
+                let old = map.insert(key.clone(), Versions::One(entry.clone()));
+                for e in old.map(Versions::into_vec).unwrap_or_default() {
+                    self.account(&e, false);
                 }
+                Applied::Done
+            }
+            Record::ObjectVersionPut {
+                bucket,
+                key,
+                entry,
+                if_absent,
+            } => {
+                if *if_absent && self.lookup(bucket, key).is_some() {
+                    return Applied::Exists;
+                }
+                self.push_version(bucket, key, entry.clone());
+                Applied::Done
+            }
+            Record::ObjectDeleteMarker {
+                bucket,
+                key,
+                version,
+                last_modified_ms,
+            } => {
+                let marker = ObjectEntry::delete_marker(*version, *last_modified_ms);
+                self.push_version(bucket, key, marker);
+                Applied::Done
+            }
+            Record::ObjectVersionDelete {
+                bucket,
+                key,
+                version,
+            } => {
+                self.change_chain(bucket, key, |chain, removed| {
+                    if let Some(i) = chain.iter().position(|e| e.version == *version) {
+                        removed.push(chain.remove(i));
+                    }
+                });
+                Applied::Done
+            }
+            Record::ObjectAclPut {
+                bucket,
+                key,
+                version,
+                acl,
+            } => {
+                self.change_chain(bucket, key, |chain, _| {
+                    if let Some(e) = chain.iter_mut().find(|e| e.version == *version) {
+                        e.acl = *acl;
+                    }
+                });
                 Applied::Done
             }
             Record::ObjectMove {
@@ -147,19 +256,53 @@ impl State {
                 matches!(d, ObjectData::Stripes(s) if s.segments.first().map(|g| g.stamp) == Some(*from_stamp))
             }),
             Record::ObjectDelete { bucket, key } => {
-                let old = self.objects.get_mut(bucket).and_then(|m| m.remove(key));
-                if let Some(old) = old {
-                    self.account(&old, false);
-                }
-                if self.objects.get(bucket).is_some_and(|m| m.is_empty()) {
-                    self.objects.remove(bucket);
-                }
+                self.change_chain(bucket, key, |chain, removed| removed.append(chain));
                 Applied::Done
             }
         }
     }
 
-    /// Replaces `key`'s entry with `entry` if its current data passes `same`.
+    /// Makes `entry` the current version of `key`; a null version first replaces the
+    /// key's existing null version.
+    fn push_version(&mut self, bucket: &str, key: &str, entry: ObjectEntry) {
+        self.account(&entry, true);
+        self.change_chain(bucket, key, |chain, removed| {
+            if entry.version == NULL_VERSION {
+                if let Some(i) = chain.iter().position(|e| e.version == NULL_VERSION) {
+                    removed.push(chain.remove(i));
+                }
+            }
+            chain.insert(0, entry);
+        });
+    }
+
+    /// Changes `key`'s chain of versions (empty if the key does not exist) with `change`,
+    /// which moves the versions it takes out into `removed`; their space is given back.
+    /// A key left without versions is removed, and so is a bucket left without keys.
+    fn change_chain(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        change: impl FnOnce(&mut Vec<ObjectEntry>, &mut Vec<ObjectEntry>),
+    ) {
+        self.preserve(bucket, key);
+        let map = self.objects.entry(bucket.to_string()).or_default();
+        let mut chain = map.remove(key).map(Versions::into_vec).unwrap_or_default();
+        let mut removed = Vec::new();
+        change(&mut chain, &mut removed);
+        if let Some(v) = Versions::from_vec(chain) {
+            map.insert(key.to_string(), v);
+        }
+        if map.is_empty() {
+            self.objects.remove(bucket);
+        }
+        for e in &removed {
+            self.account(e, false);
+        }
+    }
+
+    /// Replaces the version of `key` whose data passes `same` with `entry` (compaction
+    /// moved its bytes; every other field is unchanged). Void if no version passes.
     fn replace_if(
         &mut self,
         bucket: &str,
@@ -167,19 +310,17 @@ impl State {
         entry: &ObjectEntry,
         same: impl Fn(&ObjectData) -> bool,
     ) -> Applied {
-        let current = self.objects.get(bucket).and_then(|m| m.get(key));
-        if !current.is_some_and(|e| same(&e.data)) {
-            return Applied::Exists;
-        }
-        let old = self
+        let slot = self
             .objects
             .get_mut(bucket)
-            .expect("checked")
-            .insert(key.to_string(), entry.clone());
+            .and_then(|m| m.get_mut(key))
+            .and_then(|v| v.iter_mut().find(|e| same(&e.data)));
+        let Some(slot) = slot else {
+            return Applied::Exists;
+        };
+        let old = std::mem::replace(slot, entry.clone());
         self.account(entry, true);
-        if let Some(old) = old {
-            self.account(&old, false);
-        }
+        self.account(&old, false);
         Applied::Done
     }
 
@@ -194,8 +335,11 @@ impl State {
         };
         sign(1, &mut self.object_count);
         sign(entry.size, &mut self.object_bytes);
+        if add {
+            self.version_max = self.version_max.max(entry.version);
+        }
         match &entry.data {
-            ObjectData::Empty => {}
+            ObjectData::Empty | ObjectData::DeleteMarker => {}
             ObjectData::Inline(l) => {
                 let e = self
                     .extents
@@ -231,14 +375,21 @@ impl State {
         let entries: Vec<ObjectEntry> = self
             .objects
             .values()
-            .flat_map(|m| m.values().cloned())
+            .flat_map(|m| m.values().flat_map(|v| v.as_slice().iter().cloned()))
             .collect();
         for e in &entries {
             self.account(e, true);
         }
     }
 
+    /// The current version of `key`, unless there is none or it is a delete marker.
     pub fn lookup(&self, bucket: &str, key: &str) -> Option<&ObjectEntry> {
+        self.versions(bucket, key)
+            .map(Versions::current)
+            .filter(|e| !e.is_delete_marker())
+    }
+
+    pub fn versions(&self, bucket: &str, key: &str) -> Option<&Versions> {
         self.objects.get(bucket).and_then(|m| m.get(key))
     }
 
@@ -282,5 +433,91 @@ pub fn place_inline(entry: &mut ObjectEntry, batch: &InlineLoc) {
             len,
             ..*batch
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ObjectAcl;
+
+    fn entry(version: u64, size: u64) -> ObjectEntry {
+        ObjectEntry {
+            size,
+            last_modified_ms: 1,
+            etag: [1; 16],
+            etag_parts: 0,
+            object_type: crate::api::ObjectType::Normal,
+            acl: ObjectAcl::Default,
+            version,
+            crc64: 0,
+            extra: Box::default(),
+            data: ObjectData::Empty,
+        }
+    }
+
+    fn versions_of(st: &State, key: &str) -> Vec<u64> {
+        st.versions("b", key)
+            .map(|v| v.as_slice().iter().map(|e| e.version).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_key_with_one_version_costs_one_entry() {
+        // The chain is an enum whose single-version case is the entry itself: the
+        // index pays for a vector only when a key has several versions.
+        assert_eq!(
+            std::mem::size_of::<Versions>(),
+            std::mem::size_of::<ObjectEntry>()
+        );
+        assert!(std::mem::size_of::<ObjectEntry>() <= 112);
+    }
+
+    #[test]
+    fn version_chains_follow_s3_rules() {
+        let mut st = State::new(0, 1, 4);
+        let put = |e| Record::ObjectVersionPut {
+            bucket: "b".into(),
+            key: "k".into(),
+            entry: e,
+            if_absent: false,
+        };
+        st.apply(&put(entry(0, 1))); // null version (written before versioning)
+        st.apply(&put(entry(10, 2)));
+        st.apply(&put(entry(20, 3)));
+        assert_eq!(versions_of(&st, "k"), [20, 10, 0]);
+        // A null put (suspended) replaces the null version and becomes current.
+        st.apply(&put(entry(0, 4)));
+        assert_eq!(versions_of(&st, "k"), [0, 20, 10]);
+        assert_eq!(st.lookup("b", "k").unwrap().size, 4);
+        st.apply(&Record::ObjectDeleteMarker {
+            bucket: "b".into(),
+            key: "k".into(),
+            version: 30,
+            last_modified_ms: 2,
+        });
+        assert!(
+            st.lookup("b", "k").is_none(),
+            "a delete marker hides the key"
+        );
+        assert_eq!(versions_of(&st, "k"), [30, 0, 20, 10]);
+        assert_eq!((st.object_count, st.object_bytes), (4, 4 + 3 + 2));
+        for v in [30, 0, 20] {
+            st.apply(&Record::ObjectVersionDelete {
+                bucket: "b".into(),
+                key: "k".into(),
+                version: v,
+            });
+        }
+        assert_eq!(versions_of(&st, "k"), [10]);
+        assert!(matches!(st.versions("b", "k"), Some(Versions::One(_))));
+        assert_eq!(st.lookup("b", "k").unwrap().size, 2);
+        st.apply(&Record::ObjectVersionDelete {
+            bucket: "b".into(),
+            key: "k".into(),
+            version: 10,
+        });
+        assert!(st.objects.is_empty());
+        assert_eq!((st.object_count, st.object_bytes), (0, 0));
     }
 }

@@ -42,6 +42,8 @@ pub enum Field {
     ObjectType,
     Status,
     Objects,
+    Versions,
+    Versioning,
     CommonPrefixes,
     Buckets,
     Keys,
@@ -91,7 +93,7 @@ impl Field {
         match self {
             // Every name is at least one byte, so the byte limit bounds the count.
             Field::UserMeta => USER_META_BYTES_MAX,
-            Field::Objects | Field::CommonPrefixes => LIST_KEYS_MAX,
+            Field::Objects | Field::Versions | Field::CommonPrefixes => LIST_KEYS_MAX,
             Field::Buckets => LIST_BUCKETS_MAX,
             Field::Keys | Field::Results => DELETE_KEYS_MAX,
             Field::Users => USERS_MAX + 1,

@@ -18,8 +18,9 @@
 //! - [`codec`]: the body encoding ([`Writer`], [`Reader`]), [`Body`], [`Request`],
 //!   [`BodyError`].
 //! - [`opcode`], [`status`]: the numbers, and [`ErrorBody`].
-//! - [`session`], [`bucket`], [`object`], [`admin`], [`user`]: one file per operation
-//!   family, with each request, its response and the types they carry.
+//! - [`session`], [`bucket`], [`object`], [`versioning`], [`admin`], [`user`]: one file
+//!   per operation family, with each request, its response and the types they carry
+//!   (`versioning` also has the object ACL messages).
 //! - [`principal`]: the prefix of a request sent on behalf of a principal.
 
 #![forbid(unsafe_code)]
@@ -35,6 +36,7 @@ pub mod principal;
 pub mod session;
 pub mod status;
 pub mod user;
+pub mod versioning;
 
 pub use admin::{AdminJson, AdminStatus, ScrubPause, ScrubStart, ScrubStatus};
 pub use bucket::{
@@ -58,6 +60,11 @@ pub use status::{ErrorBody, Status};
 pub use user::{
     AccessKeyInfo, AccessKeys, KeyCreate, KeyDelete, KeyInfo, KeyList, KeyLookup,
     KeyLookupResponse, NewAccessKey, UserCreate, UserDelete, UserInfo, UserList, Users,
+};
+pub use versioning::{
+    BucketVersioning, DeleteObjectVersion, DeleteVersionResult, GetBucketVersioning, GetObjectAcl,
+    GetObjectVersion, HeadObjectVersion, ListObjectVersions, ObjectAclResponse,
+    PutBucketVersioning, PutObjectAcl, VersionEntry, VersionPage, Versioning,
 };
 
 #[cfg(test)]

@@ -32,19 +32,19 @@ pub struct ETag {
 }
 
 impl ETag {
-    fn write(&self, w: &mut Writer<'_>) {
+    pub(crate) fn write(&self, w: &mut Writer<'_>) {
         w.bytes(&self.md5);
         w.tag(self.suffix.is_some());
         if let Some(n) = self.suffix {
             w.u32(n);
         }
     }
-    fn read(r: &mut Reader<'_>) -> Result<Self, BodyError> {
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, BodyError> {
         let md5 = r.array()?;
         let suffix = if r.tag()? { Some(r.u32()?) } else { None };
         Ok(ETag { md5, suffix })
     }
-    fn encoded_bytes(&self) -> usize {
+    pub(crate) fn encoded_bytes(&self) -> usize {
         16 + 1 + if self.suffix.is_some() { 4 } else { 0 }
     }
 }
@@ -133,9 +133,10 @@ pub struct ObjectMeta {
     pub user_meta: UserMeta,
     pub last_modified_ms: u64,
     pub object_type: ObjectType,
-    /// Set once versioning exists and is enabled on the bucket.
+    /// The version's id (`null` for the null version); absent in a bucket whose
+    /// versioning was never enabled.
     pub version_id: Option<String>,
-    /// CRC-64/ECMA-182 of the content, as OSS `x-oss-hash-crc64ecma`, when known.
+    /// CRC-64/XZ of the content, which OSS calls crc64ecma (`x-oss-hash-crc64ecma`).
     pub crc64: Option<u64>,
 }
 
@@ -229,7 +230,7 @@ const RANGE_FROM_TO: u8 = 1;
 const RANGE_FROM: u8 = 2;
 const RANGE_SUFFIX: u8 = 3;
 
-fn write_range(w: &mut Writer<'_>, range: Option<RangeSpec>) -> Result<(), BodyError> {
+pub(crate) fn write_range(w: &mut Writer<'_>, range: Option<RangeSpec>) -> Result<(), BodyError> {
     match range {
         None => w.u8(RANGE_NONE),
         Some(RangeSpec::FromTo(first, last)) => {
@@ -255,7 +256,7 @@ fn write_range(w: &mut Writer<'_>, range: Option<RangeSpec>) -> Result<(), BodyE
     Ok(())
 }
 
-fn read_range(r: &mut Reader<'_>) -> Result<Option<RangeSpec>, BodyError> {
+pub(crate) fn read_range(r: &mut Reader<'_>) -> Result<Option<RangeSpec>, BodyError> {
     match r.u8()? {
         RANGE_NONE => Ok(None),
         RANGE_FROM_TO => {

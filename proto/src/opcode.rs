@@ -13,7 +13,7 @@ pub const OPCODE_FAMILY_MULTIPART: u16 = 0x0300;
 pub const OPCODE_FAMILY_APPEND: u16 = 0x0400;
 /// Reserved: CopyObject, UploadPartCopy.
 pub const OPCODE_FAMILY_COPY: u16 = 0x0500;
-/// Reserved: PutBucketVersioning, ListObjectVersions, version-addressed GET/DELETE.
+/// Bucket versioning, version listings, version-addressed GET/HEAD/DELETE.
 pub const OPCODE_FAMILY_VERSIONING: u16 = 0x0600;
 /// Reserved: bucket inventory configuration and reports.
 pub const OPCODE_FAMILY_INVENTORY: u16 = 0x0700;
@@ -85,6 +85,23 @@ opcodes! {
     ListObjects = 0x0205,
     /// Response: `DeleteObjectsResponse` (one status per key).
     DeleteObjects = 0x0206,
+    /// Set the ACL of an object version. Response: empty.
+    PutObjectAcl = 0x0207,
+    /// Response: `ObjectAclResponse`.
+    GetObjectAcl = 0x0208,
+
+    /// Enable or suspend versioning on a bucket. Response: empty.
+    PutBucketVersioning = 0x0601,
+    /// Response: `BucketVersioning`.
+    GetBucketVersioning = 0x0602,
+    /// Response: `VersionPage`.
+    ListObjectVersions = 0x0603,
+    /// GetObject of a version. Streaming response, as GetObject.
+    GetObjectVersion = 0x0604,
+    /// Response: `ObjectMeta`.
+    HeadObjectVersion = 0x0605,
+    /// Response: `DeleteVersionResult`.
+    DeleteObjectVersion = 0x0606,
 
     /// Daemon status: request empty or JSON, response JSON.
     AdminStatus = 0x0F01,
@@ -134,6 +151,6 @@ impl Opcode {
 
     /// Whether a successful response message is followed by CHUNK frames.
     pub fn response_has_body(self) -> bool {
-        matches!(self, Opcode::GetObject)
+        matches!(self, Opcode::GetObject | Opcode::GetObjectVersion)
     }
 }

@@ -19,6 +19,8 @@ pub const STATUS_GROUP_SERVER: u16 = 0x0500;
 /// Reserved for the statuses of later features (multipart, append, copy, versioning,
 /// inventory), in this order, one group each.
 pub const STATUS_GROUP_RESERVED_FIRST: u16 = 0x0600;
+/// Versioning (the fourth reserved group): statuses only version-addressed opcodes return.
+pub const STATUS_GROUP_VERSIONING: u16 = 0x0900;
 
 macro_rules! statuses {
     ($( $(#[$doc:meta])* $name:ident = $code:literal, )*) => {
@@ -127,6 +129,12 @@ statuses! {
     Busy = 0x0505,
     /// The operation did not complete within the server's deadline.
     Timeout = 0x0506,
+
+    /// The object has no version with the id given.
+    NoSuchVersion = 0x0901,
+    /// The version named is a delete marker, which cannot be read (or the operation does
+    /// not apply to it).
+    MethodNotAllowed = 0x0902,
 }
 
 impl Status {
@@ -230,11 +238,12 @@ mod tests {
             assert_eq!(Status::try_from(status.code()), Ok(*status));
         }
         assert_eq!(Status::try_from(0x0999), Err(0x0999));
-        assert_eq!(Status::ALL.len(), 33);
+        assert_eq!(Status::ALL.len(), 35);
         assert_eq!(Status::NoSuchKey.to_string(), "NoSuchKey (0x0403)");
         assert!(Status::Busy.is_retryable() && !Status::DataUnavailable.is_retryable());
         for status in &Status::ALL[1..] {
-            assert!(status.code() < STATUS_GROUP_RESERVED_FIRST);
+            let group = status.code() & 0xFF00;
+            assert!(group < STATUS_GROUP_RESERVED_FIRST || group == STATUS_GROUP_VERSIONING);
         }
     }
 

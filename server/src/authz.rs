@@ -17,7 +17,9 @@
 //!   only the caller's buckets (`lists_bucket`), all of them for administrators.
 //! - Admin operations (status, scrub, users and keys) need an administrator; Ping anyone.
 //! - An object ACL other than `Default` overrides the bucket ACL for that object's reads
-//!   and writes: `decide` takes it as `object_acl` (`None` until the engine stores one).
+//!   and writes: `decide` takes it as `object_acl`, read from the object's current
+//!   version for callers other than the owner (`object_acl_of`). Object and bucket ACLs
+//!   and versioning settings are changed and read by the bucket's owner only.
 //!
 //! Every opcode has an arm in `access_of`, so a new opcode does not build until its access
 //! rule is chosen. A denial is `AccessDenied` with a message naming only what the caller
@@ -33,7 +35,7 @@ use std::rc::Rc;
 use ringstore_engine::Handle;
 use ringstore_proto::{Acl, Field, Opcode, Reader, Status};
 
-use crate::convert::acl_to_proto;
+use crate::convert::{acl_to_proto, object_acl_to_proto};
 use crate::dispatch::Failure;
 
 /// Who a request acts as: the connection's user, or the principal an administrator's
@@ -95,9 +97,23 @@ pub fn access_of(op: Opcode) -> Access {
         Opcode::Hello | Opcode::Auth | Opcode::Ping => Access::Anyone,
         Opcode::CreateBucket | Opcode::ListBuckets => Access::User,
         Opcode::HeadBucket => Access::BucketRead,
-        Opcode::DeleteBucket | Opcode::PutBucketAcl | Opcode::GetBucketInfo => Access::BucketOwner,
-        Opcode::GetObject | Opcode::HeadObject | Opcode::ListObjects => Access::ObjectRead,
-        Opcode::PutObject | Opcode::DeleteObject | Opcode::DeleteObjects => Access::ObjectWrite,
+        Opcode::DeleteBucket
+        | Opcode::PutBucketAcl
+        | Opcode::GetBucketInfo
+        | Opcode::PutBucketVersioning
+        | Opcode::GetBucketVersioning
+        | Opcode::PutObjectAcl
+        | Opcode::GetObjectAcl => Access::BucketOwner,
+        Opcode::GetObject
+        | Opcode::HeadObject
+        | Opcode::ListObjects
+        | Opcode::ListObjectVersions
+        | Opcode::GetObjectVersion
+        | Opcode::HeadObjectVersion => Access::ObjectRead,
+        Opcode::PutObject
+        | Opcode::DeleteObject
+        | Opcode::DeleteObjects
+        | Opcode::DeleteObjectVersion => Access::ObjectWrite,
         Opcode::AdminStatus
         | Opcode::ScrubStart
         | Opcode::ScrubPause
@@ -167,11 +183,6 @@ pub fn shows_owner(who: &Who, owner: &str) -> bool {
 
 /// Authorizes one request before it runs. A body whose bucket name does not decode is
 /// let through: the operation's own decoding answers it with the right status.
-///
-/// Async although nothing here waits yet: wiring object ACLs in means heading the object
-/// (for callers other than the owner, on GetObject, HeadObject, PutObject and
-/// DeleteObject, whose bodies carry the key right after the bucket) and passing its ACL as
-/// `object_acl` below; the call site in `dispatch` then stays as it is.
 pub async fn authorize(h: &Handle, who: &Who, op: Opcode, body: &[u8]) -> Result<(), Failure> {
     let access = access_of(op);
     if who.is_admin() {
@@ -191,8 +202,11 @@ pub async fn authorize(h: &Handle, who: &Who, op: Opcode, body: &[u8]) -> Result
         owner: &bucket.owner,
         acl: acl_to_proto(bucket.acl),
     };
-    // The engine stores no object ACL yet: the bucket ACL decides (see the doc above).
-    let object_acl = None;
+    let is_owner = who.user_id() == Some(&*bucket.owner);
+    let object_acl = match is_owner {
+        true => None,
+        false => object_acl_of(h, op, body).await,
+    };
     match decide(who, access, Some(facts), object_acl) {
         true => Ok(()),
         false => Err(denied(op, Some(&name), who)),
@@ -215,6 +229,30 @@ fn denied(op: Opcode, bucket: Option<&str>, who: &Who) -> Failure {
         status: Status::AccessDenied,
         message,
     }
+}
+
+/// The ACL of the object a single-object request names (its body carries the key right
+/// after the bucket), or `None` for other requests and for objects that do not exist (the
+/// bucket ACL then decides, and the operation answers NoSuchKey where it reads).
+async fn object_acl_of(h: &Handle, op: Opcode, body: &[u8]) -> Option<Acl> {
+    let single_object = matches!(
+        op,
+        Opcode::GetObject
+            | Opcode::HeadObject
+            | Opcode::PutObject
+            | Opcode::DeleteObject
+            | Opcode::GetObjectVersion
+            | Opcode::HeadObjectVersion
+            | Opcode::DeleteObjectVersion
+    );
+    if !single_object {
+        return None;
+    }
+    let mut r = Reader::new(body);
+    let bucket = r.string(Field::Bucket).ok()?;
+    let key = r.string(Field::Key).ok()?;
+    let acl = h.get_object_acl(&bucket, &key, None).await.ok()?;
+    Some(object_acl_to_proto(acl))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Engine types ↔ protocol types. The two crates are independent (the protocol carries
-//! fields the engine does not have yet, such as `crc64`), so the mapping lives here.
+//! Engine types ↔ protocol types. The two crates are independent, so the mapping lives
+//! here.
 
 use ringstore_engine as engine;
 use ringstore_proto as proto;
@@ -78,8 +78,7 @@ pub fn meta_to_proto(m: engine::ObjectMeta) -> proto::ObjectMeta {
         last_modified_ms: m.last_modified_ms,
         object_type: object_type_to_proto(m.object_type),
         version_id: m.version_id,
-        // The engine does not compute CRC-64 yet.
-        crc64: None,
+        crc64: Some(m.crc64),
     }
 }
 
@@ -103,6 +102,59 @@ pub fn put_options_from_proto(p: &proto::PutObject) -> engine::PutOptions {
         content_length: p.content_length,
         content_md5: p.content_md5,
         forbid_overwrite: p.forbid_overwrite,
+        acl: engine::ObjectAcl::Default,
+    }
+}
+
+/// An object's ACL: the protocol's `Default` is the engine's (follow the bucket).
+pub fn object_acl_from_proto(acl: proto::Acl) -> engine::ObjectAcl {
+    match acl {
+        proto::Acl::Default => engine::ObjectAcl::Default,
+        proto::Acl::Private => engine::ObjectAcl::Private,
+        proto::Acl::PublicRead => engine::ObjectAcl::PublicRead,
+        proto::Acl::PublicReadWrite => engine::ObjectAcl::PublicReadWrite,
+    }
+}
+
+pub fn object_acl_to_proto(acl: engine::ObjectAcl) -> proto::Acl {
+    match acl {
+        engine::ObjectAcl::Default => proto::Acl::Default,
+        engine::ObjectAcl::Private => proto::Acl::Private,
+        engine::ObjectAcl::PublicRead => proto::Acl::PublicRead,
+        engine::ObjectAcl::PublicReadWrite => proto::Acl::PublicReadWrite,
+    }
+}
+
+pub fn versioning_from_proto(v: proto::Versioning) -> engine::Versioning {
+    match v {
+        proto::Versioning::Disabled => engine::Versioning::Disabled,
+        proto::Versioning::Enabled => engine::Versioning::Enabled,
+        proto::Versioning::Suspended => engine::Versioning::Suspended,
+    }
+}
+
+pub fn versioning_to_proto(v: engine::Versioning) -> proto::Versioning {
+    match v {
+        engine::Versioning::Disabled => proto::Versioning::Disabled,
+        engine::Versioning::Enabled => proto::Versioning::Enabled,
+        engine::Versioning::Suspended => proto::Versioning::Suspended,
+    }
+}
+
+pub fn version_to_proto(v: engine::VersionSummary) -> proto::VersionEntry {
+    proto::VersionEntry {
+        key: v.key,
+        version_id: v.version_id,
+        is_latest: v.is_latest,
+        delete_marker: v.delete_marker,
+        size: v.size,
+        etag: proto::ETag {
+            md5: v.etag,
+            suffix: v.etag_parts,
+        },
+        last_modified_ms: v.last_modified_ms,
+        object_type: object_type_to_proto(v.object_type),
+        crc64: v.crc64,
     }
 }
 
@@ -130,5 +182,11 @@ mod tests {
             );
         }
         assert_eq!(acl_from_proto(proto::Acl::Default), engine::Acl::Private);
+        for acl in proto::Acl::ALL {
+            assert_eq!(object_acl_to_proto(object_acl_from_proto(*acl)), *acl);
+        }
+        for v in proto::Versioning::ALL {
+            assert_eq!(versioning_to_proto(versioning_from_proto(*v)), *v);
+        }
     }
 }

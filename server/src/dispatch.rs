@@ -29,6 +29,7 @@ use crate::errors::status_of;
 use crate::listener::ExecutorCtx;
 use crate::metrics;
 use crate::user_ops;
+use crate::versions;
 
 /// `max_keys` / `max_buckets` of 0 means this many, as OSS.
 const LIST_DEFAULT: usize = 100;
@@ -107,6 +108,18 @@ pub async fn serve(
         Opcode::DeleteObject => reply(s, op, id, delete_object(h, &body).await).await,
         Opcode::ListObjects => reply(s, op, id, list_objects(h, &body).await).await,
         Opcode::DeleteObjects => reply(s, op, id, delete_objects(h, &body).await).await,
+        Opcode::PutObjectAcl => reply(s, op, id, versions::put_object_acl(h, &body).await).await,
+        Opcode::GetObjectAcl => reply(s, op, id, versions::get_object_acl(h, &body).await).await,
+        Opcode::PutBucketVersioning => {
+            reply(s, op, id, versions::put_versioning(h, &body).await).await
+        }
+        Opcode::GetBucketVersioning => reply(s, op, id, versions::get_versioning(h, &body)).await,
+        Opcode::ListObjectVersions => reply(s, op, id, versions::list(h, &body).await).await,
+        Opcode::GetObjectVersion => versions::get_object(h, s, op, id, &body).await,
+        Opcode::HeadObjectVersion => reply(s, op, id, versions::head_object(h, &body).await).await,
+        Opcode::DeleteObjectVersion => {
+            reply(s, op, id, versions::delete_object(h, &body).await).await
+        }
         Opcode::AdminStatus => reply(s, op, id, admin_status(&ctx, &body).await).await,
         Opcode::ScrubStart | Opcode::ScrubPause | Opcode::ScrubStatus => {
             let failure = Failure {
@@ -126,7 +139,12 @@ pub async fn serve(
     }
 }
 
-async fn reply<T: Body>(sink: &mut FrameSink, op: u16, id: u64, r: Result<T, impl Into<Failure>>) {
+pub(crate) async fn reply<T: Body>(
+    sink: &mut FrameSink,
+    op: u16,
+    id: u64,
+    r: Result<T, impl Into<Failure>>,
+) {
     match r {
         Ok(message) => {
             let header = FrameHeader::response(op, id, Status::Ok);
@@ -239,7 +257,7 @@ async fn start_get(h: &Handle, body: &[u8]) -> Result<GetReply, Failure> {
     )
 }
 
-async fn stream_body(
+pub(crate) async fn stream_body(
     sink: &mut FrameSink,
     op: u16,
     id: u64,

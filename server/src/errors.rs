@@ -15,6 +15,10 @@ pub fn status_of(error: &Error) -> Status {
         Error::InvalidKey(_) => Status::InvalidKey,
         Error::KeyTooLong(_) => Status::KeyTooLong,
         Error::NoSuchKey { .. } => Status::NoSuchKey,
+        Error::NoSuchVersion { .. } => Status::NoSuchVersion,
+        Error::MethodNotAllowed(_) => Status::MethodNotAllowed,
+        // Snapshot views free up as scans finish: retryable.
+        Error::TooManySnapshots(_) => Status::Busy,
         Error::InvalidRange { .. } => Status::InvalidRange,
         Error::ObjectTooLarge(_) => Status::ObjectTooLarge,
         Error::MetadataTooLarge(_) => Status::MetadataTooLarge,

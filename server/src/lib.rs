@@ -19,7 +19,8 @@
 //! - `user_ops`: the user and key admin operations.
 //! - `listener`: `start`, `Server`, accept loops, shutdown.
 //! - `connection`: one connection: read loop, handshake, uploads' chunks, writer.
-//! - `dispatch`: one function per operation.
+//! - `dispatch`: one function per operation; `versions`: the versioning and object ACL
+//!   operations.
 //! - `errors`: engine `Error` → protocol `Status`.
 //! - `convert`: engine types ↔ protocol types.
 //! - `metrics`: the AdminStatus document and the Prometheus text exposition.
@@ -42,6 +43,7 @@ pub mod metrics_http;
 pub mod signals;
 pub mod user_ops;
 pub mod users;
+pub mod versions;
 
 pub use config::ServeConfig;
 pub use keys::AccessKey;

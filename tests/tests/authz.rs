@@ -246,3 +246,79 @@ async fn bucket_listing_creation_and_admin_operations() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_acl_overrides_the_bucket_acl() {
+    let d = Daemon::start();
+    let root = d.client().await;
+    let erin = root.user_create("erin").await.unwrap();
+    let frank = root.user_create("frank").await.unwrap();
+    let owner = root.acting_as(Principal::User(erin.user_id.clone()));
+    let other = root.acting_as(Principal::User(frank.user_id.clone()));
+    let anonymous = root.acting_as(Principal::Anonymous);
+    let std = StorageClass::Standard;
+    owner
+        .create_bucket("objacl-private", Acl::Private, std, "local")
+        .await
+        .unwrap();
+    owner
+        .create_bucket("objacl-public", Acl::PublicRead, std, "local")
+        .await
+        .unwrap();
+    for (bucket, key) in [("objacl-private", "open"), ("objacl-public", "closed")] {
+        let put = put_request(bucket, key);
+        owner
+            .put_object_bytes(put, Bytes::from_static(b"v"))
+            .await
+            .unwrap();
+    }
+    let code = |r: Result<(), Error>| match r {
+        Ok(()) => Status::Ok,
+        Err(e) => e.status().expect("a status"),
+    };
+    // public-read on one object of a private bucket opens that object only.
+    owner
+        .put_object_acl("objacl-private", "open", None, Acl::PublicRead)
+        .await
+        .unwrap();
+    let get = |c: &Client, b: &'static str, k: &'static str| {
+        let c = c.clone();
+        async move { c.get_object_bytes(b, k, None).await.map(drop) }
+    };
+    assert_eq!(
+        code(get(&anonymous, "objacl-private", "open").await),
+        Status::Ok
+    );
+    assert_eq!(
+        code(get(&other, "objacl-private", "open").await),
+        Status::Ok
+    );
+    // Reading is not writing: the object ACL grants no overwrite.
+    let put = put_request("objacl-private", "open");
+    let overwrite = anonymous
+        .put_object_bytes(put, Bytes::from_static(b"w"))
+        .await;
+    assert_eq!(code(overwrite.map(drop)), Status::AccessDenied);
+    // private on one object of a public-read bucket closes that object only.
+    owner
+        .put_object_acl("objacl-public", "closed", None, Acl::Private)
+        .await
+        .unwrap();
+    let closed = get(&anonymous, "objacl-public", "closed").await;
+    assert_eq!(code(closed), Status::AccessDenied);
+    let head = other.head_object("objacl-public", "closed").await.map(drop);
+    assert_eq!(code(head), Status::AccessDenied);
+    assert_eq!(
+        code(get(&owner, "objacl-public", "closed").await),
+        Status::Ok
+    );
+    // Only the owner reads or changes an object's ACL.
+    let acl = other.get_object_acl("objacl-private", "open", None).await;
+    assert_eq!(code(acl.map(drop)), Status::AccessDenied);
+    let set = other
+        .put_object_acl("objacl-private", "open", None, Acl::PublicReadWrite)
+        .await;
+    assert_eq!(code(set), Status::AccessDenied);
+    let acl = owner.get_object_acl("objacl-private", "open", None).await;
+    assert_eq!(acl.unwrap(), Acl::PublicRead);
+}

@@ -1,0 +1,105 @@
+//! Opens the target named by `--target`, with the key from flags, the environment or the
+//! data directory's `root.key`.
+
+use anyhow::{bail, Context, Result};
+use ringstore_client::ClientConfig;
+
+use crate::args::RunArgs;
+use crate::constants::CONNECTIONS_MAX;
+use crate::sign::{Scheme, Signer};
+use crate::target::http::HttpTarget;
+use crate::target::ringstore::RingTarget;
+use crate::target::{Ctx, Target};
+
+/// The access key id and secret of the run.
+fn credentials(args: &RunArgs) -> Result<(String, String)> {
+    match (&args.access_key_id, &args.secret_access_key) {
+        (Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
+        (None, None) => read_key_file(args),
+        _ => bail!("give both --access-key-id and --secret-access-key, or neither"),
+    }
+}
+
+/// `root.key` holds `access_key_id = "…"` and `secret_access_key = "…"` lines.
+fn read_key_file(args: &RunArgs) -> Result<(String, String)> {
+    let path = args.data_dir.join("root.key");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no access key given and {} cannot be read (set RINGSTORE_ACCESS_KEY_ID and \
+             RINGSTORE_SECRET_ACCESS_KEY, or --data-dir)",
+            path.display()
+        )
+    })?;
+    let field = |name: &str| -> Result<String> {
+        for line in text.lines() {
+            if let Some((k, v)) = line.split_once('=') {
+                if k.trim() == name {
+                    return Ok(v.trim().trim_matches('"').to_string());
+                }
+            }
+        }
+        bail!("{} has no {name}", path.display())
+    };
+    Ok((field("access_key_id")?, field("secret_access_key")?))
+}
+
+/// Checks the run's numbers against the limits.
+pub fn check_limits(args: &RunArgs) -> Result<()> {
+    use crate::constants::*;
+    if args.concurrency == 0 || args.concurrency > CONCURRENCY_MAX {
+        bail!("--concurrency must be 1..={CONCURRENCY_MAX}");
+    }
+    if args.keys == 0 || args.keys > KEY_COUNT_MAX {
+        bail!("--keys must be 1..={KEY_COUNT_MAX}");
+    }
+    if args.list_page == 0 || args.list_page > LIST_PAGE_KEYS_MAX {
+        bail!("--list-page must be 1..={LIST_PAGE_KEYS_MAX}");
+    }
+    if args
+        .duration
+        .is_some_and(|d| d.as_secs() > DURATION_SECONDS_MAX)
+    {
+        bail!("--duration must be at most {DURATION_SECONDS_MAX} s");
+    }
+    if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        bail!("--rate must be a positive number of operations per second");
+    }
+    Ok(())
+}
+
+/// Connects to the target.
+pub async fn open(args: &RunArgs, ctx: Ctx) -> Result<Target> {
+    let (id, secret) = credentials(args)?;
+    if let Some(endpoint) = args.target.strip_prefix("ringstore://") {
+        let mut cfg = ClientConfig::new(endpoint.trim_end_matches('/'), id, secret);
+        cfg.connections = args
+            .connections
+            .unwrap_or(args.concurrency.min(32))
+            .clamp(1, CONNECTIONS_MAX);
+        let target = RingTarget::connect(cfg, ctx)
+            .await
+            .with_context(|| format!("connecting to {}", args.target))?;
+        return Ok(Target::Ringstore(target));
+    }
+    if let Some(host) = args.target.strip_prefix("http://") {
+        let host = host.trim_end_matches('/');
+        if host.is_empty() || host.contains('/') {
+            bail!("--target http://HOST:PORT takes no path (requests are path-style)");
+        }
+        let region = args.region.clone().unwrap_or_else(|| match args.sign {
+            Scheme::Oss4 | Scheme::Oss1 => "cn-hangzhou".into(),
+            Scheme::S3v4 => "us-east-1".into(),
+        });
+        let signer = Signer {
+            scheme: args.sign,
+            access_key_id: id,
+            secret_access_key: secret,
+            region,
+        };
+        return Ok(Target::Http(HttpTarget::new(host.to_owned(), signer, ctx)));
+    }
+    bail!(
+        "--target {:?}: use ringstore://HOST:PORT or http://HOST:PORT (https is not supported)",
+        args.target
+    )
+}
