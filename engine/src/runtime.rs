@@ -497,10 +497,19 @@ impl Handle {
         rx.await.map_err(|_| Error::ShuttingDown)?
     }
 
-    /// Queues a request without waiting for room or for the answer (from `Drop`).
+    /// Queues a request without waiting for the answer (from `Drop`). If the inbox is
+    /// full, a short-lived thread waits for room, so the request is never lost.
     pub(crate) fn send_nowait<T>(&self, partition: usize, make: impl FnOnce(Reply<T>) -> Request) {
         let (tx, _rx) = oneshot::channel();
-        let _ = self.inboxes[partition].clone().try_send(make(tx));
+        let mut inbox = self.inboxes[partition].clone();
+        if let Err(e) = inbox.try_send(make(tx)) {
+            if e.is_full() {
+                let request = e.into_inner();
+                std::thread::spawn(move || {
+                    let _ = futures::executor::block_on(inbox.send(request));
+                });
+            }
+        }
     }
 
     fn owner(&self, bucket: &str, key: &str) -> usize {

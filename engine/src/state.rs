@@ -185,9 +185,10 @@ impl State {
                 self.preserve(bucket, key);
                 self.account(entry, true);
                 let map = self.objects.entry(bucket.clone()).or_default();
-                let old = map.insert(key.clone(), Versions::One(entry.clone()));
-                for e in old.map(Versions::into_vec).unwrap_or_default() {
-                    self.account(&e, false);
+                match map.insert(key.clone(), Versions::One(entry.clone())) {
+                    None => {}
+                    Some(Versions::One(e)) => self.account(&e, false),
+                    Some(Versions::Many(v)) => v.iter().for_each(|e| self.account(e, false)),
                 }
                 Applied::Done
             }

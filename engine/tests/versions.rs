@@ -452,3 +452,59 @@ fn snapshot_scan_ignores_writes_made_during_it() {
     });
     engine.shutdown();
 }
+
+#[test]
+fn version_listing_with_prefix_and_delimiter() {
+    let dir = new_set();
+    let engine = start(dir.path());
+    let h = engine.handle();
+    block_on(async {
+        h.create_bucket("ver", "r", Acl::Private, StorageClass::Standard, "o")
+            .await
+            .unwrap();
+        h.put_bucket_versioning("ver", Versioning::Enabled)
+            .await
+            .unwrap();
+        let a1 = put(&h, "p/a", 1, false).await;
+        let a2 = put(&h, "p/a", 2, false).await;
+        for key in ["p/b/1", "p/b/2", "q", "o"] {
+            put(&h, key, 3, false).await;
+        }
+        let mut params = ListVersionsParams {
+            prefix: "p/".into(),
+            delimiter: "/".into(),
+            max_keys: 1,
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        loop {
+            let page = h.list_object_versions("ver", &params).await.unwrap();
+            assert_eq!(page.versions.len() + page.common_prefixes.len(), 1);
+            seen.extend(
+                page.versions
+                    .iter()
+                    .map(|v| format!("{} {}", v.key, v.version_id)),
+            );
+            seen.extend(page.common_prefixes.iter().cloned());
+            if !page.is_truncated {
+                break;
+            }
+            params.key_marker = page.next_key_marker.unwrap();
+            params.version_id_marker = page.next_version_id_marker.unwrap_or_default();
+        }
+        assert_eq!(
+            seen,
+            [format!("p/a {a2}"), format!("p/a {a1}"), "p/b/".into()]
+        );
+        let bad = ListVersionsParams {
+            version_id_marker: "nope".into(),
+            max_keys: 10,
+            ..Default::default()
+        };
+        assert!(matches!(
+            h.list_object_versions("ver", &bad).await,
+            Err(Error::InvalidArgument(_))
+        ));
+    });
+    engine.shutdown();
+}
