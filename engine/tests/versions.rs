@@ -508,3 +508,63 @@ fn version_listing_with_prefix_and_delimiter() {
     });
     engine.shutdown();
 }
+
+#[test]
+fn removing_versions_frees_their_space() {
+    let dir = new_set();
+    let engine = start(dir.path());
+    let h = engine.handle();
+    let free = |h: &Handle| -> usize {
+        block_on(h.status())
+            .unwrap()
+            .iter()
+            .map(|p| p.extents_free)
+            .sum()
+    };
+    block_on(async {
+        h.create_bucket("ver", "r", Acl::Private, StorageClass::Standard, "o")
+            .await
+            .unwrap();
+        h.put_bucket_versioning("ver", Versioning::Enabled)
+            .await
+            .unwrap();
+    });
+    let empty = free(&h);
+    let ids: Vec<String> = block_on(async {
+        let mut ids = Vec::new();
+        for n in 0..12 {
+            ids.push(put(&h, "k", n, true).await);
+        }
+        ids
+    });
+    let status = block_on(h.status()).unwrap();
+    let (count, bytes): (u64, u64) = status
+        .iter()
+        .fold((0, 0), |a, p| (a.0 + p.objects, a.1 + p.object_bytes));
+    assert_eq!(
+        (count, bytes),
+        (12, 12 * 200_000),
+        "noncurrent versions are counted"
+    );
+    let full = free(&h);
+    assert!(full < empty);
+    block_on(async {
+        for id in &ids {
+            let r = h.delete_object_version("ver", "k", Some(id)).await.unwrap();
+            assert!(!r.delete_marker);
+        }
+        assert!(matches!(
+            h.head_object("ver", "k").await,
+            Err(Error::NoSuchKey { .. })
+        ));
+    });
+    // Every extent but the one being filled comes back.
+    assert!(
+        free(&h) + 1 >= empty,
+        "{empty} free when empty, {full} full, {} after",
+        free(&h)
+    );
+    let status = block_on(h.status()).unwrap();
+    assert!(status.iter().all(|p| p.objects == 0 && p.object_bytes == 0));
+    engine.shutdown();
+}
