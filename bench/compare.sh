@@ -13,6 +13,7 @@
 #   GARAGE_CACHE   where garage is installed (default ~/.cache/ringstore-bench/garage)
 #   GARAGE_VERSION the garage crate version to build (default 2.5.0)
 #   RB_SKIP        space-separated parts to skip: fio md5 binary http garage wamp
+#   RB_WORKLOADS   space-separated workload names to run (default: all of them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -41,6 +42,14 @@ wait_port() {
     echo "nothing listens on port $1 after 60 s" >&2
     return 1
 }
+
+# The device files (6 x 1 GiB), fio's file (2 GiB), the engine example (6 x 1 GiB) and
+# Garage's objects come and go one after the other: ask for room for the largest plus slack.
+free_gib=$(df -Pk "$out" | awk 'NR==2 {print int($4 / 1048576)}')
+if [ "$free_gib" -lt 10 ]; then
+    echo "only $free_gib GiB free under $out: compare.sh needs 10 GiB" >&2
+    exit 1
+fi
 
 # glommio registers its io_uring rings and buffers as locked memory.
 ulimit -l unlimited 2>/dev/null || ulimit -l 8192 2>/dev/null || true
@@ -90,9 +99,9 @@ fi
 # The ringbench workloads: name, workload, size, concurrency, keys.
 workloads=(
     "put-4KiB put 4KiB 64 50000"
-    "get-4KiB get 4KiB 64 10000"
+    "get-4KiB get 4KiB 64 2000"
     "put-64KiB put 64KiB 32 5000"
-    "get-64KiB get 64KiB 32 2000"
+    "get-64KiB get 64KiB 32 1000"
     "put-64MiB-x1 put 64MiB 1 4"
     "put-64MiB-x16 put 64MiB 16 16"
     "get-64MiB-x1 get 64MiB 1 4"
@@ -104,6 +113,9 @@ run_all() {
     shift
     for w in "${workloads[@]}"; do
         read -r name workload size conc keys <<< "$w"
+        if [ -n "${RB_WORKLOADS:-}" ] && [[ " $RB_WORKLOADS " != *" $name "* ]]; then
+            continue
+        fi
         log "$prefix $name"
         "$ringbench" "$workload" "$@" --size "$size" -c "$conc" --keys "$keys" \
             --duration "$duration" --warmup "$warmup" --prefix "$name/" --no-progress \
@@ -120,14 +132,14 @@ if ! skipped binary || ! skipped http; then
     rm -rf "$data"
     port=$(free_port)
     http_port=$(free_port)
-    args=(serve --data-dir "$data" --device-size 2GiB --cores 2 --listen "127.0.0.1:$port"
+    args=(serve --data-dir "$data" --device-size 1GiB --cores 2 --listen "127.0.0.1:$port"
           --metrics-listen "")
     has_http=false
     if "$ringstore" serve --help | grep -q -- --http-listen; then
         has_http=true
         args+=(--http-listen "127.0.0.1:$http_port")
     fi
-    log "starting ringstore (formats 6 x 2 GiB device files)"
+    log "starting ringstore (formats 6 x 1 GiB device files)"
     RINGSTORE_ROOT_ACCESS_KEY_ID=RBENCHACCESSKEY00001 \
         RINGSTORE_ROOT_SECRET_ACCESS_KEY=rbench-secret-0123456789abcdefghijklmnopqrst \
         RINGSTORE_LOG=warn "$ringstore" "${args[@]}" > "$out/ringstore.log" 2>&1 &
