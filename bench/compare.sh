@@ -14,6 +14,8 @@
 #   GARAGE_VERSION the garage crate version to build (default 2.5.0)
 #   RB_SKIP        space-separated parts to skip: fio md5 binary http garage wamp
 #   RB_WORKLOADS   space-separated workload names to run (default: all of them)
+#   RB_GARAGE_FSYNC=false  run Garage with its default of no fsync (reported as
+#                  garage-nofsync; the default, true, matches ringstore's durability)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -163,6 +165,9 @@ fi
 # 3. Garage, single node, replication factor 1, fsync on (ringstore acknowledges after
 #    its data and log are flushed; Garage is run with the same promise).
 if ! skipped garage; then
+    garage_fsync=${RB_GARAGE_FSYNC:-true}
+    garage_prefix=garage
+    [ "$garage_fsync" = true ] || garage_prefix=garage-nofsync
     garage=${GARAGE_BIN:-$garage_cache/bin/garage}
     if [ ! -x "$garage" ]; then
         log "building garage $garage_version into $garage_cache (bounded to 3 hours)"
@@ -180,8 +185,8 @@ metadata_dir = "$gdir/meta"
 data_dir = "$gdir/data"
 db_engine = "lmdb"
 replication_factor = 1
-metadata_fsync = true
-data_fsync = true
+metadata_fsync = $garage_fsync
+data_fsync = $garage_fsync
 rpc_bind_addr = "127.0.0.1:$rpc_port"
 rpc_public_addr = "127.0.0.1:$rpc_port"
 rpc_secret = "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -209,7 +214,7 @@ TOML
     g bucket create ringbench >&2
     g bucket allow --read --write --owner ringbench --key ringbench-key >&2
     RINGSTORE_ACCESS_KEY_ID=$key_id RINGSTORE_SECRET_ACCESS_KEY=$secret \
-        run_all garage --target "http://127.0.0.1:$s3_port" --sign s3v4 --region garage
+        run_all "$garage_prefix" --target "http://127.0.0.1:$s3_port" --sign s3v4 --region garage
     kill "${pids[-1]}"
     wait "${pids[-1]}" 2>/dev/null || true
     unset 'pids[-1]'
