@@ -13,6 +13,9 @@
 #   GARAGE_CACHE   where garage is installed (default ~/.cache/ringstore-bench/garage)
 #   GARAGE_VERSION the garage crate version to build (default 2.5.0)
 #   RB_SKIP        space-separated parts to skip: fio md5 binary http garage wamp
+#   RB_WORKLOADS   space-separated workload names to run (default: all of them)
+#   RB_GARAGE_FSYNC=false  run Garage with its default of no fsync (reported as
+#                  garage-nofsync; the default, true, matches ringstore's durability)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -41,6 +44,14 @@ wait_port() {
     echo "nothing listens on port $1 after 60 s" >&2
     return 1
 }
+
+# The device files (6 x 1 GiB), fio's file (2 GiB), the engine example (6 x 1 GiB) and
+# Garage's objects come and go one after the other: ask for room for the largest plus slack.
+free_gib=$(df -Pk "$out" | awk 'NR==2 {print int($4 / 1048576)}')
+if [ "$free_gib" -lt 10 ]; then
+    echo "only $free_gib GiB free under $out: compare.sh needs 10 GiB" >&2
+    exit 1
+fi
 
 # glommio registers its io_uring rings and buffers as locked memory.
 ulimit -l unlimited 2>/dev/null || ulimit -l 8192 2>/dev/null || true
@@ -90,9 +101,9 @@ fi
 # The ringbench workloads: name, workload, size, concurrency, keys.
 workloads=(
     "put-4KiB put 4KiB 64 50000"
-    "get-4KiB get 4KiB 64 10000"
+    "get-4KiB get 4KiB 64 2000"
     "put-64KiB put 64KiB 32 5000"
-    "get-64KiB get 64KiB 32 2000"
+    "get-64KiB get 64KiB 32 1000"
     "put-64MiB-x1 put 64MiB 1 4"
     "put-64MiB-x16 put 64MiB 16 16"
     "get-64MiB-x1 get 64MiB 1 4"
@@ -104,6 +115,9 @@ run_all() {
     shift
     for w in "${workloads[@]}"; do
         read -r name workload size conc keys <<< "$w"
+        if [ -n "${RB_WORKLOADS:-}" ] && [[ " $RB_WORKLOADS " != *" $name "* ]]; then
+            continue
+        fi
         log "$prefix $name"
         "$ringbench" "$workload" "$@" --size "$size" -c "$conc" --keys "$keys" \
             --duration "$duration" --warmup "$warmup" --prefix "$name/" --no-progress \
@@ -120,14 +134,14 @@ if ! skipped binary || ! skipped http; then
     rm -rf "$data"
     port=$(free_port)
     http_port=$(free_port)
-    args=(serve --data-dir "$data" --device-size 2GiB --cores 2 --listen "127.0.0.1:$port"
+    args=(serve --data-dir "$data" --device-size 1GiB --cores 2 --listen "127.0.0.1:$port"
           --metrics-listen "")
     has_http=false
     if "$ringstore" serve --help | grep -q -- --http-listen; then
         has_http=true
         args+=(--http-listen "127.0.0.1:$http_port")
     fi
-    log "starting ringstore (formats 6 x 2 GiB device files)"
+    log "starting ringstore (formats 6 x 1 GiB device files)"
     RINGSTORE_ROOT_ACCESS_KEY_ID=RBENCHACCESSKEY00001 \
         RINGSTORE_ROOT_SECRET_ACCESS_KEY=rbench-secret-0123456789abcdefghijklmnopqrst \
         RINGSTORE_LOG=warn "$ringstore" "${args[@]}" > "$out/ringstore.log" 2>&1 &
@@ -151,6 +165,9 @@ fi
 # 3. Garage, single node, replication factor 1, fsync on (ringstore acknowledges after
 #    its data and log are flushed; Garage is run with the same promise).
 if ! skipped garage; then
+    garage_fsync=${RB_GARAGE_FSYNC:-true}
+    garage_prefix=garage
+    [ "$garage_fsync" = true ] || garage_prefix=garage-nofsync
     garage=${GARAGE_BIN:-$garage_cache/bin/garage}
     if [ ! -x "$garage" ]; then
         log "building garage $garage_version into $garage_cache (bounded to 3 hours)"
@@ -168,8 +185,8 @@ metadata_dir = "$gdir/meta"
 data_dir = "$gdir/data"
 db_engine = "lmdb"
 replication_factor = 1
-metadata_fsync = true
-data_fsync = true
+metadata_fsync = $garage_fsync
+data_fsync = $garage_fsync
 rpc_bind_addr = "127.0.0.1:$rpc_port"
 rpc_public_addr = "127.0.0.1:$rpc_port"
 rpc_secret = "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -197,7 +214,7 @@ TOML
     g bucket create ringbench >&2
     g bucket allow --read --write --owner ringbench --key ringbench-key >&2
     RINGSTORE_ACCESS_KEY_ID=$key_id RINGSTORE_SECRET_ACCESS_KEY=$secret \
-        run_all garage --target "http://127.0.0.1:$s3_port" --sign s3v4 --region garage
+        run_all "$garage_prefix" --target "http://127.0.0.1:$s3_port" --sign s3v4 --region garage
     kill "${pids[-1]}"
     wait "${pids[-1]}" 2>/dev/null || true
     unset 'pids[-1]'

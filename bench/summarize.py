@@ -14,6 +14,9 @@ WORKLOADS = ["put-4KiB", "get-4KiB", "put-64KiB", "get-64KiB",
              "put-64MiB-x1", "put-64MiB-x16", "get-64MiB-x1", "get-64MiB-x16"]
 TARGETS = [("ringstore-binary", "ringstore binary"), ("ringstore-http", "ringstore HTTP"),
            ("garage", "Garage S3")]
+# Garage without fsync (its default), when compare.sh was run with RB_GARAGE_FSYNC=false.
+if any(f.startswith("garage-nofsync-") for f in os.listdir(DIR)):
+    TARGETS.append(("garage-nofsync", "Garage S3, no fsync"))
 # The figures for 4 KiB objects over the binary protocol.
 SMALL_TARGETS = {"put-4KiB": 40000, "get-4KiB": 50000}
 
@@ -115,7 +118,7 @@ def main():
             v, t = cell(load_json(f"{prefix}-{w}.json"), big)
             values[prefix] = v
             texts.append(t)
-        b, h, g = (values.get(p) for p, _ in TARGETS)
+        b, h, g = (values.get(p) for p in ("ringstore-binary", "ringstore-http", "garage"))
         if big:
             ceiling = put_ceiling if w.startswith("put") else get_ceiling
             vs = f"{b / ceiling:.0%} of {ceiling:,.0f} MiB/s" if b and ceiling else "–"

@@ -338,10 +338,10 @@ async fn worker(id: u64, mut session: Session, plan: Arc<Plan>) -> Stats {
         };
         if measured {
             let latency = start.elapsed();
-            let second = plan.measure_start.elapsed().as_secs() as usize;
+            let end_s = plan.measure_start.elapsed().as_secs_f64();
             let bytes = outcome.as_ref().map_or(0, |d| d.bytes);
             plan.counters.add(bytes, outcome.is_err());
-            stats.record(op, latency, second, outcome);
+            stats.record(op, latency, end_s, outcome);
         }
     }
     stats

@@ -309,7 +309,7 @@ mod tests {
                 ttfb: None,
             };
             let latency = Duration::from_micros(100 + i);
-            stats.record(OpKind::Put, latency, (i / 50) as usize, Ok(done));
+            stats.record(OpKind::Put, latency, (i / 50) as f64 + 0.5, Ok(done));
         }
         let run = RunInfo {
             workload: "put".into(),

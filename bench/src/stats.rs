@@ -96,6 +96,20 @@ impl OpStats {
         &mut self.seconds[index]
     }
 
+    /// Adds `bytes` to the seconds from `start_s` to `end_s`, in proportion to the overlap.
+    fn spread_bytes(&mut self, start_s: f64, end_s: f64, bytes: u64) {
+        let (first, last) = (start_s as usize, end_s as usize);
+        let length = end_s - start_s;
+        let mut left = bytes;
+        for i in first..last {
+            let overlap = ((i + 1) as f64).min(end_s) - (i as f64).max(start_s);
+            let share = ((bytes as f64 * overlap / length) as u64).min(left);
+            self.second(i).bytes += share;
+            left -= share;
+        }
+        self.second(last).bytes += left;
+    }
+
     pub fn errors_total(&self) -> u64 {
         self.errors.values().map(|(n, _)| n).sum()
     }
@@ -131,13 +145,15 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Records a finished operation; `second` is the second of the measured phase it
-    /// finished in.
+    /// Records a finished operation that ended `end_s` seconds into the measured phase.
+    /// The operation counts in the second it ended in; its bytes are spread over the
+    /// seconds it lasted, so a 64 MiB transfer over three seconds adds to all three
+    /// per-second rates instead of one.
     pub fn record(
         &mut self,
         op: OpKind,
         latency: Duration,
-        second: usize,
+        end_s: f64,
         outcome: Result<Done, OpError>,
     ) {
         let s = self.ops.entry(op).or_default();
@@ -150,10 +166,12 @@ impl Stats {
                 s.ok += 1;
                 s.bytes += done.bytes;
                 s.objects += done.objects;
-                let sec = s.second(second);
+                let end_s = end_s.max(0.0);
+                let sec = s.second(end_s as usize);
                 sec.ops += 1;
-                sec.bytes += done.bytes;
                 sec.objects += done.objects;
+                let start_s = (end_s - latency.as_secs_f64()).max(0.0);
+                s.spread_bytes(start_s, end_s, done.bytes);
             }
             Err(e) => {
                 let entry = s.errors.entry(e.kind).or_default();
@@ -184,12 +202,12 @@ mod tests {
             objects: 1,
             ttfb: Some(Duration::from_micros(5)),
         };
-        a.record(OpKind::Get, Duration::from_micros(100), 0, Ok(ok));
-        a.record(OpKind::Get, Duration::from_micros(300), 2, Ok(ok));
+        a.record(OpKind::Get, Duration::from_micros(100), 0.5, Ok(ok));
+        a.record(OpKind::Get, Duration::from_micros(300), 2.5, Ok(ok));
         let mut b = Stats::default();
-        b.record(OpKind::Get, Duration::from_micros(200), 1, Ok(ok));
+        b.record(OpKind::Get, Duration::from_micros(200), 1.5, Ok(ok));
         let e = OpError::new("NoSuchKey", "k");
-        b.record(OpKind::Get, Duration::from_micros(1), 1, Err(e));
+        b.record(OpKind::Get, Duration::from_micros(1), 1.5, Err(e));
         a.merge(&b);
         let g = &a.ops[&OpKind::Get];
         assert_eq!((g.ok, g.bytes, g.objects, g.errors_total()), (3, 30, 3, 1));
@@ -202,5 +220,22 @@ mod tests {
         assert_eq!(g.ttfb_us.len(), 3);
         let per_second: Vec<u64> = g.seconds.iter().map(|s| s.ops).collect();
         assert_eq!(per_second, [1, 1, 1]);
+    }
+
+    #[test]
+    fn bytes_of_a_long_operation_are_spread_over_its_seconds() {
+        let mut stats = Stats::default();
+        let done = Done {
+            bytes: 4000,
+            objects: 1,
+            ttfb: None,
+        };
+        // From 0.5 s to 4.5 s: an eighth, a quarter, a quarter, a quarter, an eighth.
+        stats.record(OpKind::Put, Duration::from_secs(4), 4.5, Ok(done));
+        let put = &stats.ops[&OpKind::Put];
+        let bytes: Vec<u64> = put.seconds.iter().map(|s| s.bytes).collect();
+        assert_eq!(bytes, [500, 1000, 1000, 1000, 500]);
+        let ops: Vec<u64> = put.seconds.iter().map(|s| s.ops).collect();
+        assert_eq!(ops, [0, 0, 0, 0, 1]);
     }
 }

@@ -169,8 +169,8 @@ impl Partition {
     }
 }
 
-/// Objects larger than this are not rewritten to free an extent (the copy would cost more
-/// than the space it frees).
+/// Objects up to this size are rewritten whole (and checked against their ETag and CRC-64)
+/// to free an extent; larger ones move only their stripes in that extent (`relocate`).
 const RELOCATE_OBJECT_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
 impl Partition {
@@ -187,10 +187,6 @@ impl Partition {
                     && e.live > 0
                     && Some(**id) != cursor
                     && (e.live as f64) < rows * limit
-                    && !self
-                        .compaction_skipped
-                        .borrow()
-                        .contains(&(**id, e.generation))
             })
             .min_by_key(|(_, e)| e.live)
             .map(|(id, _)| *id)
@@ -207,19 +203,18 @@ impl Partition {
         })
         .await;
         let mut moved = 0;
-        let generation = self.st.borrow().extents[&extent].generation;
         for (bucket, key, entry) in victims {
             if self.stopping.get() {
                 break;
             }
-            if entry.size > RELOCATE_OBJECT_BYTES_MAX {
-                // This extent keeps a large object: stop choosing it until it is reused.
-                self.compaction_skipped
-                    .borrow_mut()
-                    .insert((extent, generation));
-                continue;
-            }
-            if self.relocate(bucket, key, entry).await? {
+            // A large object is not copied whole to free one extent: only its stripes in
+            // this extent move.
+            let relocated = if entry.size > RELOCATE_OBJECT_BYTES_MAX {
+                self.relocate_runs(bucket, key, entry, extent).await?
+            } else {
+                self.relocate(bucket, key, entry).await?
+            };
+            if relocated {
                 moved += 1;
             }
             glommio::yield_if_needed().await;

@@ -21,6 +21,8 @@
 //!   inventory scans.
 //! - `partition`, `log`, `object_io`, `checkpoint`, `recovery`: one partition's work.
 //! - `shared`: bucket cache and counters every core reads.
+//! - `compaction`, `relocate`: background checkpoints and compaction (large objects move
+//!   only their stripes in the extent being emptied).
 //! - `runtime`: executors, inboxes and the `Handle`.
 //!
 //! The on-disk format is specified in `FORMAT.md`.
@@ -39,6 +41,7 @@ pub mod partition;
 pub mod placement;
 pub mod record;
 pub mod recovery;
+pub mod relocate;
 pub mod runtime;
 pub mod shared;
 pub mod snapshot;

@@ -74,6 +74,35 @@ impl Default for Digests {
     }
 }
 
+/// Adds a stripe of `rows` rows at `block` of `extent` to a segment's runs: it extends the
+/// last run when it directly follows that run's last (full) stripe, else starts a run.
+pub(crate) fn append_stripe(
+    runs: &mut Vec<Run>,
+    extent: u32,
+    generation: u32,
+    block: u32,
+    rows: u16,
+) {
+    match runs.last_mut() {
+        Some(r)
+            if r.extent == extent
+                && r.generation == generation
+                && r.last_rows as usize == STRIPE_BLOCKS_MAX
+                && r.first_block + r.stripes * STRIPE_BLOCKS_MAX as u32 == block =>
+        {
+            r.stripes += 1;
+            r.last_rows = rows;
+        }
+        _ => runs.push(Run {
+            extent,
+            generation,
+            first_block: block,
+            stripes: 1,
+            last_rows: rows,
+        }),
+    }
+}
+
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -385,24 +414,7 @@ impl Partition {
             self.pin(&[extent], true);
             pinned.push(extent);
         }
-        match runs.last_mut() {
-            Some(r)
-                if r.extent == extent
-                    && r.generation == generation
-                    && r.last_rows as usize == STRIPE_BLOCKS_MAX
-                    && r.first_block + r.stripes * STRIPE_BLOCKS_MAX as u32 == block =>
-            {
-                r.stripes += 1;
-                r.last_rows = rows as u16;
-            }
-            _ => runs.push(Run {
-                extent,
-                generation,
-                first_block: block,
-                stripes: 1,
-                last_rows: rows as u16,
-            }),
-        }
+        append_stripe(runs, extent, generation, block, rows as u16);
         let id = StripeId {
             kind: BlockKind::Data,
             set_id: self.set_id(),

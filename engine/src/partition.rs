@@ -71,9 +71,6 @@ pub struct Partition {
     pub log_chain: RefCell<Vec<u32>>,
     /// Set when the partition shuts down: background work stops.
     pub stopping: Cell<bool>,
-    /// Data extents (with their generation) compaction gave up on: they hold objects too
-    /// large to rewrite.
-    pub compaction_skipped: RefCell<std::collections::HashSet<(u32, u32)>>,
     /// What the background worker is doing now (reported by status).
     pub background_state: Cell<&'static str>,
     /// Puts between their bucket check and their commit, per bucket.
@@ -109,7 +106,6 @@ impl Partition {
             log_chain: RefCell::new(Vec::new()),
             stopping: Cell::new(false),
             puts_in_flight: RefCell::new(std::collections::HashMap::new()),
-            compaction_skipped: RefCell::new(std::collections::HashSet::new()),
             background_state: Cell::new("idle"),
         }
     }

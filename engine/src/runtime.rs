@@ -18,9 +18,8 @@ use futures::{SinkExt, StreamExt};
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::api::{
-    parse_version_id, validate_bucket_name, validate_key, Acl, BucketInfo, DeleteOutcome, ListPage,
-    ListParams, ListVersionsPage, ListVersionsParams, ObjectAcl, ObjectMeta, PutOptions, RangeSpec,
-    StorageClass, VersionSummary, Versioning,
+    validate_bucket_name, Acl, BucketInfo, DeleteOutcome, ListPage, ListParams, ListVersionsParams,
+    ObjectAcl, ObjectMeta, PutOptions, RangeSpec, StorageClass, VersionSummary, Versioning,
 };
 use crate::constants::{BUCKETS_MAX, LIST_KEYS_MAX};
 use crate::device_set::{identify, Layout};
@@ -497,13 +496,22 @@ impl Handle {
         rx.await.map_err(|_| Error::ShuttingDown)?
     }
 
-    /// Queues a request without waiting for room or for the answer (from `Drop`).
+    /// Queues a request without waiting for the answer (from `Drop`). If the inbox is
+    /// full, a short-lived thread waits for room, so the request is never lost.
     pub(crate) fn send_nowait<T>(&self, partition: usize, make: impl FnOnce(Reply<T>) -> Request) {
         let (tx, _rx) = oneshot::channel();
-        let _ = self.inboxes[partition].clone().try_send(make(tx));
+        let mut inbox = self.inboxes[partition].clone();
+        if let Err(e) = inbox.try_send(make(tx)) {
+            if e.is_full() {
+                let request = e.into_inner();
+                std::thread::spawn(move || {
+                    let _ = futures::executor::block_on(inbox.send(request));
+                });
+            }
+        }
     }
 
-    fn owner(&self, bucket: &str, key: &str) -> usize {
+    pub(crate) fn owner(&self, bucket: &str, key: &str) -> usize {
         partition_of(bucket, key, self.partitions())
     }
 
@@ -560,28 +568,6 @@ impl Handle {
         self.get_object_version(bucket, key, None, range).await
     }
 
-    /// Gets version `version_id` of an object (`None`: the current version). A delete
-    /// marker cannot be got: `NoSuchKey` when it is current, `MethodNotAllowed` by id.
-    pub async fn get_object_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-        range: Option<RangeSpec>,
-    ) -> Result<GetReply, Error> {
-        let version = version_id.map(parse_version_id).transpose()?;
-        let (bucket, key) = (bucket.to_string(), key.to_string());
-        let p = self.owner(&bucket, &key);
-        self.call(p, |reply| Request::Get {
-            bucket,
-            key,
-            version,
-            range,
-            reply,
-        })
-        .await
-    }
-
     /// Reads a whole object (or range) into memory.
     pub async fn get_object_bytes(
         &self,
@@ -608,135 +594,12 @@ impl Handle {
         self.head_object_version(bucket, key, None).await
     }
 
-    /// The metadata of version `version_id` (`None`: the current version).
-    pub async fn head_object_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> Result<ObjectMeta, Error> {
-        validate_key(key)?;
-        let version = version_id.map(parse_version_id).transpose()?;
-        let (bucket, key) = (bucket.to_string(), key.to_string());
-        let p = self.owner(&bucket, &key);
-        self.call(p, |reply| Request::Head {
-            bucket,
-            key,
-            version,
-            reply,
-        })
-        .await
-    }
-
     /// Deletes an object; deleting a missing object succeeds. In a versioned bucket this
     /// adds a delete marker (see `delete_object_version`).
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), Error> {
         self.delete_object_version(bucket, key, None)
             .await
             .map(|_| ())
-    }
-
-    /// Deletes version `version_id` of an object for good, or, with `None`, deletes the
-    /// object: removes it in a bucket whose versioning was never enabled, adds a delete
-    /// marker otherwise (a null one, replacing the null version, when suspended).
-    pub async fn delete_object_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> Result<DeleteOutcome, Error> {
-        let version = version_id.map(parse_version_id).transpose()?;
-        let (bucket, key) = (bucket.to_string(), key.to_string());
-        let p = self.owner(&bucket, &key);
-        self.call(p, |reply| Request::Delete {
-            bucket,
-            key,
-            version,
-            reply,
-        })
-        .await
-    }
-
-    /// Sets the ACL of an object's current version (or of version `version_id`).
-    pub async fn put_object_acl(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-        acl: ObjectAcl,
-    ) -> Result<(), Error> {
-        validate_key(key)?;
-        let version = version_id.map(parse_version_id).transpose()?;
-        let (bucket, key) = (bucket.to_string(), key.to_string());
-        let p = self.owner(&bucket, &key);
-        self.call(p, |reply| Request::PutAcl {
-            bucket,
-            key,
-            version,
-            acl,
-            reply,
-        })
-        .await
-    }
-
-    /// The ACL of an object's current version (or of version `version_id`).
-    pub async fn get_object_acl(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> Result<ObjectAcl, Error> {
-        Ok(self.head_object_version(bucket, key, version_id).await?.acl)
-    }
-
-    /// One page of a version listing, merged from every partition like `list_objects`.
-    pub async fn list_object_versions(
-        &self,
-        bucket: &str,
-        params: &ListVersionsParams,
-    ) -> Result<ListVersionsPage, Error> {
-        if self.shared.bucket(bucket).is_none() {
-            return Err(Error::NoSuchBucket(bucket.to_string()));
-        }
-        if !params.version_id_marker.is_empty() {
-            parse_version_id(&params.version_id_marker)?;
-        }
-        let max = params.max_keys.clamp(1, LIST_KEYS_MAX);
-        let calls = (0..self.partitions()).map(|p| {
-            let (bucket, params) = (bucket.to_string(), params.clone());
-            self.call(p, move |reply| Request::ListVersions {
-                bucket,
-                params,
-                limit: max + 1,
-                reply,
-            })
-        });
-        let mut shares = Vec::new();
-        for r in futures::future::join_all(calls).await {
-            shares.push(r?.into_iter().peekable());
-        }
-        Ok(merge_versions(shares, max))
-    }
-
-    /// A bucket's versioning state.
-    pub fn get_bucket_versioning(&self, name: &str) -> Result<Versioning, Error> {
-        Ok(self.head_bucket(name)?.versioning)
-    }
-
-    /// Enables or suspends versioning (a bucket cannot go back to `Disabled`).
-    pub async fn put_bucket_versioning(&self, name: &str, state: Versioning) -> Result<(), Error> {
-        let mut info = self.head_bucket(name)?;
-        if state == Versioning::Disabled {
-            return Err(Error::InvalidArgument(
-                "versioning can be enabled or suspended, not disabled".into(),
-            ));
-        }
-        info.versioning = state;
-        self.call(0, |reply| Request::BucketRecord {
-            record: Record::BucketPut(info),
-            reply,
-        })
-        .await
     }
 
     /// One page of a listing: merges every partition's sorted share (k-way, at most
@@ -901,52 +764,4 @@ impl Handle {
         }
         Ok(())
     }
-}
-
-/// Merges the partitions' sorted shares of a version listing into one page of `max`.
-fn merge_versions(
-    mut shares: Vec<std::iter::Peekable<std::vec::IntoIter<crate::versions::VersionItem>>>,
-    max: usize,
-) -> ListVersionsPage {
-    use crate::versions::VersionItem;
-    let mut page = ListVersionsPage::default();
-    let mut last: Option<VersionItem> = None;
-    let mut taken = 0;
-    loop {
-        // A key's versions come from its one partition, in order; ties between partitions
-        // are common prefixes several of them reported.
-        let next = shares
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(i, s)| s.peek().map(|it| (i, it.name().to_string())))
-            .min_by(|a, b| a.1.cmp(&b.1));
-        let Some((i, _)) = next else { break };
-        let item = shares[i].next().expect("peeked");
-        if let (VersionItem::Prefix(p), Some(VersionItem::Prefix(q))) = (&item, &last) {
-            if p == q {
-                continue;
-            }
-        }
-        if taken == max {
-            page.is_truncated = true;
-            break;
-        }
-        taken += 1;
-        match &item {
-            VersionItem::Version(v) => page.versions.push(v.clone()),
-            VersionItem::Prefix(p) => page.common_prefixes.push(p.clone()),
-        }
-        last = Some(item);
-    }
-    if page.is_truncated {
-        match last {
-            Some(VersionItem::Version(v)) => {
-                page.next_key_marker = Some(v.key);
-                page.next_version_id_marker = Some(v.version_id);
-            }
-            Some(VersionItem::Prefix(p)) => page.next_key_marker = Some(p),
-            None => {}
-        }
-    }
-    page
 }

@@ -178,19 +178,60 @@ impl State {
                 key,
                 entry,
                 if_absent,
-            } => {
-                if *if_absent && self.lookup(bucket, key).is_some() {
-                    return Applied::Exists;
-                }
-                self.preserve(bucket, key);
-                self.account(entry, true);
-                let map = self.objects.entry(bucket.clone()).or_default();
-                let old = map.insert(key.clone(), Versions::One(entry.clone()));
-                for e in old.map(Versions::into_vec).unwrap_or_default() {
-                    self.account(&e, false);
-                }
+            } => self.put_only_version(bucket, key, entry, *if_absent),
+            Record::ObjectVersionPut { .. }
+            | Record::ObjectDeleteMarker { .. }
+            | Record::ObjectVersionDelete { .. }
+            | Record::ObjectAclPut { .. } => self.apply_version(rec),
+            Record::ObjectMove {
+                bucket,
+                key,
+                from,
+                entry,
+            } => self.replace_if(bucket, key, entry, |d| {
+                matches!(d, ObjectData::Inline(l)
+                    if (l.extent, l.generation, l.seq, l.offset) == (from.extent, from.generation, from.seq, from.offset))
+            }),
+            Record::ObjectRelocate {
+                bucket,
+                key,
+                from_stamp,
+                entry,
+            } => self.replace_if(bucket, key, entry, |d| {
+                matches!(d, ObjectData::Stripes(s) if s.segments.first().map(|g| g.stamp) == Some(*from_stamp))
+            }),
+            Record::ObjectDelete { bucket, key } => {
+                self.change_chain(bucket, key, |chain, removed| removed.append(chain));
                 Applied::Done
             }
+        }
+    }
+
+    /// ObjectPut: `key` now has exactly this one version.
+    fn put_only_version(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        entry: &ObjectEntry,
+        if_absent: bool,
+    ) -> Applied {
+        if if_absent && self.lookup(bucket, key).is_some() {
+            return Applied::Exists;
+        }
+        self.preserve(bucket, key);
+        self.account(entry, true);
+        let map = self.objects.entry(bucket.to_string()).or_default();
+        match map.insert(key.to_string(), Versions::One(entry.clone())) {
+            None => {}
+            Some(Versions::One(e)) => self.account(&e, false),
+            Some(Versions::Many(v)) => v.iter().for_each(|e| self.account(e, false)),
+        }
+        Applied::Done
+    }
+
+    /// The records of versioned buckets (and ACL changes).
+    fn apply_version(&mut self, rec: &Record) -> Applied {
+        match rec {
             Record::ObjectVersionPut {
                 bucket,
                 key,
@@ -238,27 +279,7 @@ impl State {
                 });
                 Applied::Done
             }
-            Record::ObjectMove {
-                bucket,
-                key,
-                from,
-                entry,
-            } => self.replace_if(bucket, key, entry, |d| {
-                matches!(d, ObjectData::Inline(l)
-                    if (l.extent, l.generation, l.seq, l.offset) == (from.extent, from.generation, from.seq, from.offset))
-            }),
-            Record::ObjectRelocate {
-                bucket,
-                key,
-                from_stamp,
-                entry,
-            } => self.replace_if(bucket, key, entry, |d| {
-                matches!(d, ObjectData::Stripes(s) if s.segments.first().map(|g| g.stamp) == Some(*from_stamp))
-            }),
-            Record::ObjectDelete { bucket, key } => {
-                self.change_chain(bucket, key, |chain, removed| removed.append(chain));
-                Applied::Done
-            }
+            _ => unreachable!("not a version record"),
         }
     }
 

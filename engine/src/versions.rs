@@ -1,5 +1,6 @@
-//! Version-addressed operations on the owning partition: one partition's share of a
-//! version listing (ListObjectVersions) and object ACL changes.
+//! Version-addressed operations: the `Handle` calls (bucket versioning, get/head/delete by
+//! version id, object ACLs, ListObjectVersions merged across partitions) and, on the
+//! owning partition, its share of a version listing and ACL changes.
 //!
 //! Put, get, head and delete honour versioning in `object_io`; the index keeps each key's
 //! versions as a chain, current first (`state::Versions`).
@@ -7,12 +8,15 @@
 use std::ops::Bound;
 
 use crate::api::{
-    parse_version_id, version_id_string, ListVersionsParams, ObjectAcl, VersionSummary,
+    parse_version_id, validate_key, version_id_string, DeleteOutcome, ListVersionsPage,
+    ListVersionsParams, ObjectAcl, ObjectMeta, RangeSpec, VersionSummary, Versioning,
 };
+use crate::constants::LIST_KEYS_MAX;
 use crate::error::Error;
 use crate::object_io::past_prefix;
 use crate::partition::Partition;
 use crate::record::{ObjectEntry, Record};
+use crate::runtime::{GetReply, Handle, Request};
 use crate::state::Versions;
 
 /// One entry of a partition's version listing.
@@ -145,4 +149,199 @@ impl Partition {
         self.commit(rec, None, false).await?;
         Ok(())
     }
+}
+
+impl Handle {
+    /// Gets version `version_id` of an object (`None`: the current version). A delete
+    /// marker cannot be got: `NoSuchKey` when it is current, `MethodNotAllowed` by id.
+    pub async fn get_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        range: Option<RangeSpec>,
+    ) -> Result<GetReply, Error> {
+        let version = version_id.map(parse_version_id).transpose()?;
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let p = self.owner(&bucket, &key);
+        self.call(p, |reply| Request::Get {
+            bucket,
+            key,
+            version,
+            range,
+            reply,
+        })
+        .await
+    }
+
+    /// The metadata of version `version_id` (`None`: the current version).
+    pub async fn head_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectMeta, Error> {
+        validate_key(key)?;
+        let version = version_id.map(parse_version_id).transpose()?;
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let p = self.owner(&bucket, &key);
+        self.call(p, |reply| Request::Head {
+            bucket,
+            key,
+            version,
+            reply,
+        })
+        .await
+    }
+
+    /// Deletes version `version_id` of an object for good, or, with `None`, deletes the
+    /// object: removes it in a bucket whose versioning was never enabled, adds a delete
+    /// marker otherwise (a null one, replacing the null version, when suspended).
+    pub async fn delete_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<DeleteOutcome, Error> {
+        let version = version_id.map(parse_version_id).transpose()?;
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let p = self.owner(&bucket, &key);
+        self.call(p, |reply| Request::Delete {
+            bucket,
+            key,
+            version,
+            reply,
+        })
+        .await
+    }
+
+    /// Sets the ACL of an object's current version (or of version `version_id`).
+    pub async fn put_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        acl: ObjectAcl,
+    ) -> Result<(), Error> {
+        validate_key(key)?;
+        let version = version_id.map(parse_version_id).transpose()?;
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let p = self.owner(&bucket, &key);
+        self.call(p, |reply| Request::PutAcl {
+            bucket,
+            key,
+            version,
+            acl,
+            reply,
+        })
+        .await
+    }
+
+    /// The ACL of an object's current version (or of version `version_id`).
+    pub async fn get_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectAcl, Error> {
+        Ok(self.head_object_version(bucket, key, version_id).await?.acl)
+    }
+
+    /// One page of a version listing, merged from every partition like `list_objects`.
+    pub async fn list_object_versions(
+        &self,
+        bucket: &str,
+        params: &ListVersionsParams,
+    ) -> Result<ListVersionsPage, Error> {
+        if self.shared.bucket(bucket).is_none() {
+            return Err(Error::NoSuchBucket(bucket.to_string()));
+        }
+        if !params.version_id_marker.is_empty() {
+            parse_version_id(&params.version_id_marker)?;
+        }
+        let max = params.max_keys.clamp(1, LIST_KEYS_MAX);
+        let calls = (0..self.partitions()).map(|p| {
+            let (bucket, params) = (bucket.to_string(), params.clone());
+            self.call(p, move |reply| Request::ListVersions {
+                bucket,
+                params,
+                limit: max + 1,
+                reply,
+            })
+        });
+        let mut shares = Vec::new();
+        for r in futures::future::join_all(calls).await {
+            shares.push(r?.into_iter().peekable());
+        }
+        Ok(merge_versions(shares, max))
+    }
+
+    /// A bucket's versioning state.
+    pub fn get_bucket_versioning(&self, name: &str) -> Result<Versioning, Error> {
+        Ok(self.head_bucket(name)?.versioning)
+    }
+
+    /// Enables or suspends versioning (a bucket cannot go back to `Disabled`).
+    pub async fn put_bucket_versioning(&self, name: &str, state: Versioning) -> Result<(), Error> {
+        let mut info = self.head_bucket(name)?;
+        if state == Versioning::Disabled {
+            return Err(Error::InvalidArgument(
+                "versioning can be enabled or suspended, not disabled".into(),
+            ));
+        }
+        info.versioning = state;
+        self.call(0, |reply| Request::BucketRecord {
+            record: Record::BucketPut(info),
+            reply,
+        })
+        .await
+    }
+}
+
+/// Merges the partitions' sorted shares of a version listing into one page of `max`.
+fn merge_versions(
+    mut shares: Vec<std::iter::Peekable<std::vec::IntoIter<crate::versions::VersionItem>>>,
+    max: usize,
+) -> ListVersionsPage {
+    use crate::versions::VersionItem;
+    let mut page = ListVersionsPage::default();
+    let mut last: Option<VersionItem> = None;
+    let mut taken = 0;
+    loop {
+        // A key's versions come from its one partition, in order; ties between partitions
+        // are common prefixes several of them reported.
+        let next = shares
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| s.peek().map(|it| (i, it.name().to_string())))
+            .min_by(|a, b| a.1.cmp(&b.1));
+        let Some((i, _)) = next else { break };
+        let item = shares[i].next().expect("peeked");
+        if let (VersionItem::Prefix(p), Some(VersionItem::Prefix(q))) = (&item, &last) {
+            if p == q {
+                continue;
+            }
+        }
+        if taken == max {
+            page.is_truncated = true;
+            break;
+        }
+        taken += 1;
+        match &item {
+            VersionItem::Version(v) => page.versions.push(v.clone()),
+            VersionItem::Prefix(p) => page.common_prefixes.push(p.clone()),
+        }
+        last = Some(item);
+    }
+    if page.is_truncated {
+        match last {
+            Some(VersionItem::Version(v)) => {
+                page.next_key_marker = Some(v.key);
+                page.next_version_id_marker = Some(v.version_id);
+            }
+            Some(VersionItem::Prefix(p)) => page.next_key_marker = Some(p),
+            None => {}
+        }
+    }
+    page
 }

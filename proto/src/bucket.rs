@@ -39,7 +39,8 @@ u8_enum!(
         Private = 0,
         PublicRead = 1,
         PublicReadWrite = 2,
-        /// Unspecified: an object inherits its bucket's ACL (object ACLs come later).
+        /// Unspecified: an object follows its bucket's ACL (PutObjectAcl, GetObjectAcl); for a
+        /// bucket it means private.
         Default = 255,
     }
 );

@@ -191,6 +191,13 @@ impl Requests {
     }
 }
 
+/// Why a request is not run: `Refuse` answers it and the connection goes on (its chunks,
+/// if any, are discarded); `Reject` answers it and closes the connection.
+enum NotAdmitted {
+    Refuse(Status, String),
+    Reject(Status, String),
+}
+
 /// Why the read loop ended.
 enum End {
     /// EOF, idle timeout or server stop: let requests in flight finish.
@@ -435,45 +442,15 @@ impl Conn {
             let msg = "far more requests in flight than the announced limit";
             return self.reject(h, Status::Busy, msg).await;
         }
-        let opcode = Opcode::try_from(h.opcode);
-        let refusal = match opcode {
-            Err(code) => Some((
-                Status::UnknownOpcode,
-                format!("unknown opcode 0x{code:04x}"),
-            )),
-            Ok(_) if self.requests.len() >= max => Some((
-                Status::Busy,
-                format!("more than {max} requests in flight on this connection"),
-            )),
-            Ok(op) if op.allowed_before_auth() => Some((
-                Status::BadRequest,
-                format!("{} after authentication", op.name()),
-            )),
-            Ok(op) if h.has_more() != op.request_has_body() && op != Opcode::PutObject => Some((
-                Status::BadRequest,
-                format!("{} has no request body: MORE must be clear", op.name()),
-            )),
-            Ok(_) => None,
-        };
-        if let Some((status, msg)) = refusal {
-            self.refuse(h, status, &msg).await;
-            return None;
-        }
-        let opcode = opcode.expect("checked above");
-        let Some(mut who) = self.current_who() else {
-            let msg = "the access key of this connection was deleted";
-            return self.reject(h, Status::AccessDenied, msg).await;
-        };
         let mut frame = frame;
-        if h.has_principal() {
-            match self.acting_as(&who, &frame.body) {
-                Ok((principal, body)) => (who, frame.body) = (principal, body),
-                Err((status, msg)) => {
-                    self.refuse(h, status, &msg).await;
-                    return None;
-                }
+        let (opcode, who) = match self.admit(&mut frame) {
+            Ok(admitted) => admitted,
+            Err(NotAdmitted::Refuse(status, msg)) => {
+                self.refuse(h, status, &msg).await;
+                return None;
             }
-        }
+            Err(NotAdmitted::Reject(status, msg)) => return self.reject(h, status, &msg).await,
+        };
         let put = if opcode == Opcode::PutObject {
             match self.accept_put(h, &frame.body) {
                 Ok(put) => Some(put),
@@ -495,6 +472,50 @@ impl Conn {
         })
         .detach();
         None
+    }
+
+    /// Checks a request message against the connection's state and decides who it acts
+    /// as (the connection's user, or the principal of its PRINCIPAL prefix, which is then
+    /// cut from the body).
+    fn admit(&mut self, frame: &mut Frame) -> Result<(Opcode, Who), NotAdmitted> {
+        let h = frame.header;
+        let max = self.ctx.limits.requests_in_flight_max as usize;
+        let refuse = |status, msg: String| Err(NotAdmitted::Refuse(status, msg));
+        let opcode = match Opcode::try_from(h.opcode) {
+            Err(code) => {
+                return refuse(
+                    Status::UnknownOpcode,
+                    format!("unknown opcode 0x{code:04x}"),
+                )
+            }
+            Ok(_) if self.requests.len() >= max => {
+                let msg = format!("more than {max} requests in flight on this connection");
+                return refuse(Status::Busy, msg);
+            }
+            Ok(op) if op.allowed_before_auth() => {
+                return refuse(
+                    Status::BadRequest,
+                    format!("{} after authentication", op.name()),
+                );
+            }
+            Ok(op) if h.has_more() != op.request_has_body() && op != Opcode::PutObject => {
+                let msg = format!("{} has no request body: MORE must be clear", op.name());
+                return refuse(Status::BadRequest, msg);
+            }
+            Ok(op) => op,
+        };
+        let Some(who) = self.current_who() else {
+            let msg = "the access key of this connection was deleted";
+            return Err(NotAdmitted::Reject(Status::AccessDenied, msg.into()));
+        };
+        if !h.has_principal() {
+            return Ok((opcode, who));
+        }
+        let (who, body) = self
+            .acting_as(&who, &frame.body)
+            .map_err(|(status, msg)| NotAdmitted::Refuse(status, msg))?;
+        frame.body = body;
+        Ok((opcode, who))
     }
 
     /// Who the connection is now: re-resolved when the users store changed since the last
