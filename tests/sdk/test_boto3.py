@@ -141,6 +141,14 @@ def test_invalid_bucket_names(s3, name):
     assert status_of(err) == 400
 
 
+def test_unsupported_operation_is_not_implemented(s3, bucket):
+    # Static website hosting is not offered: a clear 501, never a fake success.
+    with pytest.raises(ClientError) as err:
+        s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+    assert code_of(err) == "NotImplemented"
+    assert status_of(err) == 501
+
+
 # ---- objects -------------------------------------------------------------------------
 
 

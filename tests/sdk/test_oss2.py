@@ -161,6 +161,14 @@ def test_missing_bucket_and_key(oss, bucket):
     assert bucket.object_exists("no/such/key") is False
 
 
+def test_unsupported_operation_is_not_implemented(bucket):
+    # Static website hosting is not offered: a clear 501, never a fake success.
+    with pytest.raises(oe.ServerError) as err:
+        bucket.put_bucket_website(oss2.models.BucketWebsite("index.html", "error.html"))
+    assert err.value.code == "NotImplemented"
+    assert err.value.status == 501
+
+
 # ---- objects -------------------------------------------------------------------------
 
 
