@@ -90,7 +90,7 @@ fn run_suite(module: &str) {
     let mut cmd = Command::new(python);
     cmd.current_dir(repo_root().join("tests/sdk"))
         .args(["-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfEs"])
-        .args(["--color=no", "--tb=short", module])
+        .args(["--color=no", "--tb=short", "--durations=5", module])
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("RS_HTTP_ENDPOINT", format!("http://{}", d.http))
         .env("RS_ACCESS_KEY_ID", owner_id)
