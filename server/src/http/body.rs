@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::auth::{Payload, SeedSignature};
-use super::checksum::{Algorithm, Crc64, Hasher};
+use super::checksum::{Algorithm, Hasher};
 use super::constants::CHUNK_LINE_BYTES_MAX;
 use super::error::Failure;
 use super::request::ApiRequest;
@@ -31,8 +31,6 @@ pub struct Outcome {
     pub failure: Option<Failure>,
     /// The verified checksum (algorithm and base64 value), to echo in the response.
     pub checksum: Option<(Algorithm, String)>,
-    /// CRC-64/ECMA of the whole body (OSS requests), for `x-oss-hash-crc64ecma`.
-    pub crc64ecma: Option<u64>,
 }
 
 /// How the bytes on the wire frame the object's bytes.
@@ -69,7 +67,6 @@ pub struct BodyReader {
     remaining: u64,
     sha256: Option<(Sha256, [u8; 32])>,
     checksum: Option<ChecksumCheck>,
-    crc64ecma: Option<Crc64>,
     /// Whether the end-of-body checks ran.
     finished: bool,
     outcome: Arc<Mutex<Outcome>>,
@@ -111,7 +108,6 @@ impl BodyReader {
             remaining: decoded_len,
             sha256,
             checksum: checksum_check(req)?,
-            crc64ecma: (req.dialect == super::request::Dialect::Oss).then(Crc64::ecma),
             finished: false,
             outcome: outcome.clone(),
         };
@@ -137,9 +133,6 @@ impl BodyReader {
         }
         if let Some(c) = &mut self.checksum {
             c.hasher.update(&piece);
-        }
-        if let Some(c) = &mut self.crc64ecma {
-            c.update(&piece);
         }
         if self.remaining == 0 {
             self.finish().await?;
@@ -357,9 +350,6 @@ impl BodyReader {
             }
             self.check_chunk_signature()?;
             self.trailer().await?;
-        }
-        if let Some(c) = &self.crc64ecma {
-            self.outcome.lock().expect("not poisoned").crc64ecma = Some(c.finish());
         }
         if let Some((h, expected)) = self.sha256.take() {
             if h.finalize()[..] != expected[..] {

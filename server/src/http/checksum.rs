@@ -1,9 +1,8 @@
 //! Body checksums the dialects carry: CRC32 (`x-amz-checksum-crc32`, zlib's CRC), CRC32C
-//! (`x-amz-checksum-crc32c`), CRC-64/NVME (`x-amz-checksum-crc64nvme`) and OSS's
-//! CRC-64/ECMA-182 as XZ computes it (`x-oss-hash-crc64ecma`, a decimal u64), which the
-//! adapter computes over an upload for the answer when the engine has none.
+//! (`x-amz-checksum-crc32c`) and CRC-64/NVME (`x-amz-checksum-crc64nvme`). OSS's
+//! CRC-64/ECMA (`x-oss-hash-crc64ecma`) is the engine's, stored with the object.
 //!
-//! Both CRC-64s are reflected, with all-ones init and final xor; their tables are built at
+//! CRC-64/NVME is reflected, with all-ones init and final xor; its tables are built at
 //! compile time and bytes are folded eight at a time (slicing-by-8).
 
 use base64::Engine as _;
@@ -84,8 +83,6 @@ impl Hasher {
 
 /// CRC-64/NVME (polynomial 0xad93d23594c93659, reflected form 0x9a6c9329ac4bc9b5).
 const NVME_REFLECTED: u64 = 0x9a6c_9329_ac4b_c9b5;
-/// CRC-64/XZ, the ECMA-182 polynomial 0x42f0e1eba9ea3693 (reflected 0xc96c5795d7870f42).
-const ECMA_REFLECTED: u64 = 0xc96c_5795_d787_0f42;
 
 const fn tables(poly: u64) -> [[u64; 256]; 8] {
     let mut t = [[0u64; 256]; 8];
@@ -118,7 +115,6 @@ const fn tables(poly: u64) -> [[u64; 256]; 8] {
 }
 
 static NVME_TABLES: [[u64; 256]; 8] = tables(NVME_REFLECTED);
-static ECMA_TABLES: [[u64; 256]; 8] = tables(ECMA_REFLECTED);
 
 /// A reflected CRC-64 with all-ones init and final xor.
 #[derive(Clone)]
@@ -132,13 +128,6 @@ impl Crc64 {
         Crc64 {
             state: !0,
             tables: &NVME_TABLES,
-        }
-    }
-
-    pub fn ecma() -> Crc64 {
-        Crc64 {
-            state: !0,
-            tables: &ECMA_TABLES,
         }
     }
 
@@ -174,9 +163,6 @@ mod tests {
 
     #[test]
     fn check_values() {
-        let mut x = Crc64::ecma();
-        x.update(b"123456789");
-        assert_eq!(x.finish(), 0x995d_c9bb_df19_39fa);
         let mut n = Crc64::nvme();
         n.update(b"123456789");
         assert_eq!(n.finish(), 0xae8b_1486_0a79_9888);

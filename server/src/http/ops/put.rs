@@ -11,7 +11,6 @@ use tokio::sync::Semaphore;
 use super::{content_md5, declared_length, Call};
 use crate::http::auth::Payload;
 use crate::http::body::BodyReader;
-use crate::http::checksum::Crc64;
 use crate::http::constants::{OBJECT_BYTES_MAX, UNSIZED_UPLOADS_MAX, UNSIZED_UPLOAD_BYTES_MAX};
 use crate::http::error::Failure;
 use crate::http::request::{ApiRequest, Dialect};
@@ -34,17 +33,17 @@ pub async fn put_object(call: &Call<'_>, body: Incoming) -> Result<Response<Body
         reader.next_data().await?;
     }
     let stored = call.client.put_object(put, reader.into_async_read()).await;
-    let (meta, checksum, crc) = {
+    let (meta, checksum) = {
         let mut outcome = outcome.lock().expect("not poisoned");
         let meta = match stored {
             Ok(meta) => meta,
             // The body's own failure explains the aborted upload better than the I/O error.
             Err(e) => return Err(outcome.failure.take().unwrap_or_else(|| Failure::from(e))),
         };
-        (meta, outcome.checksum.take(), outcome.crc64ecma)
+        (meta, outcome.checksum.take())
     };
     apply_acl(call, acl).await?;
-    let mut response = put_response(dialect, &meta, meta.crc64.or(crc));
+    let mut response = put_response(dialect, &meta);
     if let Some((algorithm, value)) = checksum {
         set(&mut response, algorithm.header(), &value);
     }
@@ -78,14 +77,9 @@ async fn put_unsized(
         }
     };
     let put = put_request(req, data.len() as u64)?;
-    let crc = (req.dialect == Dialect::Oss).then(|| {
-        let mut c = Crc64::ecma();
-        c.update(&data);
-        c.finish()
-    });
     let meta = call.client.put_object_bytes(put, data).await?;
     apply_acl(call, acl).await?;
-    Ok(put_response(req.dialect, &meta, meta.crc64.or(crc)))
+    Ok(put_response(req.dialect, &meta))
 }
 
 pub fn put_request(req: &ApiRequest, len: u64) -> Result<PutObject, Failure> {
@@ -106,10 +100,10 @@ pub fn put_request(req: &ApiRequest, len: u64) -> Result<PutObject, Failure> {
     })
 }
 
-fn put_response(dialect: Dialect, meta: &ObjectMeta, crc64: Option<u64>) -> Response<Body> {
+fn put_response(dialect: Dialect, meta: &ObjectMeta) -> Response<Body> {
     let mut response = empty(StatusCode::OK);
     set(&mut response, "etag", &etag(dialect, &meta.etag));
-    if let Some(crc) = crc64 {
+    if let Some(crc) = meta.crc64 {
         set(&mut response, "x-oss-hash-crc64ecma", &crc.to_string());
     }
     if let Some(v) = &meta.version_id {
