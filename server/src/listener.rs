@@ -294,9 +294,20 @@ fn concrete_port(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
     if addr.port() != 0 {
         return Ok(addr);
     }
-    let probe =
-        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    Ok(probe.local_addr()?)
+    let probe = bind_without_listening(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let local = probe.local_addr()?.as_socket();
+    local.ok_or_else(|| anyhow::anyhow!("cannot listen on {addr}: not an IP address"))
+}
+
+/// Binds a TCP socket to `addr` (with SO_REUSEADDR, as `std`'s listeners) but does not
+/// listen on it: a probe that listened would, in the moment before it is closed, accept
+/// clients' connections into its backlog and then reset them.
+fn bind_without_listening(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
 }
 
 /// A clear error when the port is taken. Binding without SO_REUSEPORT also catches
@@ -306,7 +317,7 @@ fn check_port_free(addr: SocketAddr) -> anyhow::Result<()> {
     if addr.port() == 0 {
         return Ok(());
     }
-    match std::net::TcpListener::bind(addr) {
+    match bind_without_listening(addr) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(anyhow::anyhow!(
             "cannot listen on {addr}: the port is busy (another ringstore or another \
