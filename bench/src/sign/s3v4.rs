@@ -12,8 +12,10 @@
 
 use std::time::SystemTime;
 
-use super::UNSIGNED_PAYLOAD;
-use super::{amz_date, encode, encode_path, hmac_sha256, sha256_hex, Signer, Unsigned};
+use super::{
+    amz_date, canonical_headers, encode_path, sha256_hex, sorted_encoded_query, v4_signature,
+    Signer, Unsigned, UNSIGNED_PAYLOAD,
+};
 
 pub(super) fn sign(signer: &Signer, req: &mut Unsigned, now: SystemTime) {
     let date_time = amz_date(now);
@@ -46,20 +48,11 @@ fn signed_headers(req: &Unsigned) -> Vec<String> {
 }
 
 fn canonical_request(req: &Unsigned) -> String {
-    let mut query: Vec<(String, String)> = req
-        .query
+    let query: Vec<String> = sorted_encoded_query(req)
         .iter()
-        .map(|(n, v)| (encode(n), encode(v.as_deref().unwrap_or(""))))
+        .map(|(n, v)| format!("{n}={v}"))
         .collect();
-    query.sort();
-    let query: Vec<String> = query.iter().map(|(n, v)| format!("{n}={v}")).collect();
-    let mut headers: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .map(|(n, v)| (n.clone(), v.trim().to_owned()))
-        .collect();
-    headers.sort();
-    let headers: String = headers.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
+    let headers = canonical_headers(req, |_| true);
     format!(
         "{}\n{}\n{}\n{headers}\n{}\n{UNSIGNED_PAYLOAD}",
         req.method,
@@ -75,17 +68,18 @@ fn signature(signer: &Signer, req: &Unsigned, date_time: &str) -> String {
         scope(signer, date_time),
         sha256_hex(canonical_request(req).as_bytes())
     );
-    let secret = format!("AWS4{}", signer.secret_access_key);
-    let mut key = hmac_sha256(secret.as_bytes(), &date_time.as_bytes()[..8]);
-    for part in [signer.region.as_str(), "s3", "aws4_request"] {
-        key = hmac_sha256(&key, part.as_bytes());
-    }
-    hex::encode(hmac_sha256(&key, string_to_sign.as_bytes()))
+    v4_signature(
+        &format!("AWS4{}", signer.secret_access_key),
+        date_time,
+        [signer.region.as_str(), "s3", "aws4_request"],
+        &string_to_sign,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sign::test_support::authorization;
     use crate::sign::Scheme;
     use std::time::{Duration, UNIX_EPOCH};
 
@@ -112,13 +106,7 @@ mod tests {
         };
         let now = UNIX_EPOCH + Duration::from_secs(1_369_353_600);
         signer.sign(&mut req, now);
-        let auth = &req
-            .headers
-            .iter()
-            .find(|(n, _)| n == "authorization")
-            .unwrap()
-            .1;
-        assert_eq!(auth, BOTOCORE_AUTHORIZATION);
+        assert_eq!(authorization(&req), BOTOCORE_AUTHORIZATION);
         assert_eq!(
             req.path_and_query(),
             "/examplebucket/dir/test%20file.txt?uploads&max-keys=10"
