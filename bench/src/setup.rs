@@ -13,34 +13,11 @@ use crate::target::{Ctx, Target};
 
 /// The access key id and secret of the run.
 fn credentials(args: &RunArgs) -> Result<(String, String)> {
-    match (&args.access_key_id, &args.secret_access_key) {
-        (Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
-        (None, None) => read_key_file(args),
-        _ => bail!("give both --access-key-id and --secret-access-key, or neither"),
-    }
-}
-
-/// `root.key` holds `access_key_id = "…"` and `secret_access_key = "…"` lines.
-fn read_key_file(args: &RunArgs) -> Result<(String, String)> {
-    let path = args.data_dir.join("root.key");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "no access key given and {} cannot be read (set RINGSTORE_ACCESS_KEY_ID and \
-             RINGSTORE_SECRET_ACCESS_KEY, or --data-dir)",
-            path.display()
-        )
-    })?;
-    let field = |name: &str| -> Result<String> {
-        for line in text.lines() {
-            if let Some((k, v)) = line.split_once('=') {
-                if k.trim() == name {
-                    return Ok(v.trim().trim_matches('"').to_string());
-                }
-            }
-        }
-        bail!("{} has no {name}", path.display())
-    };
-    Ok((field("access_key_id")?, field("secret_access_key")?))
+    Ok(ringstore_client::credentials(
+        args.access_key_id.as_deref(),
+        args.secret_access_key.as_deref(),
+        &args.data_dir,
+    )?)
 }
 
 /// Checks the run's numbers against the limits.

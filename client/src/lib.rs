@@ -48,6 +48,7 @@
 //! # Modules
 //!
 //! - `config`: [`ClientConfig`]; `error`: [`Error`].
+//! - `key_file`: [`credentials`], the caller's key from flags or `<data_dir>/root.key`.
 //! - `client`: [`Client`], connect and the retry policy.
 //! - `bucket`, `object`, `versions`, `admin`: the operations, one file per family
 //!   (`versions` also has the object ACL operations; `admin` also has users and keys, and
@@ -69,6 +70,7 @@ mod config;
 mod connection;
 mod error;
 mod get;
+mod key_file;
 mod object;
 mod pool;
 mod put;
@@ -82,6 +84,7 @@ pub use config::{
 };
 pub use error::Error;
 pub use get::GetObjectStream;
+pub use key_file::{credentials, KeyFileError, ROOT_KEY_FILE};
 
 /// The wire-format crate, for types not re-exported here.
 pub use ringstore_proto as proto;
