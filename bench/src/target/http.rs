@@ -19,7 +19,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
-use super::{verify_error, xml, Ctx};
+use super::{xml, BodyCheck, Ctx};
 use crate::constants::XML_BYTES_MAX;
 use crate::content::Chunks;
 use crate::sign::{Scheme, Signer, Unsigned};
@@ -284,29 +284,18 @@ impl HttpSession {
             return Err(self.failure(response).await);
         }
         let ctx = &self.shared.ctx;
-        let mut verifier = ctx.verify.then(|| ctx.content.verifier(key, 0, size));
+        let mut check = BodyCheck::new(ctx, key, size);
         let mut body = response.into_body();
-        let mut bytes = 0u64;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| {
                 self.conn = None;
                 transport("response body", e)
             })?;
             if let Ok(data) = frame.into_data() {
-                bytes += data.len() as u64;
-                if let Some(v) = verifier.as_mut() {
-                    v.feed(&data);
-                }
+                check.feed(&data);
             }
         }
-        if verifier.is_some_and(|v| !v.finish()) {
-            return Err(verify_error(key, size, bytes));
-        }
-        Ok(Done {
-            bytes,
-            objects: 1,
-            ttfb: Some(ttfb),
-        })
+        check.finish(ttfb)
     }
 
     pub async fn stat(&mut self, key: &str) -> Result<Done, OpError> {

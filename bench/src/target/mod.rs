@@ -14,9 +14,9 @@ pub mod http;
 pub mod ringstore;
 pub mod xml;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::content::Content;
+use crate::content::{Content, Verifier};
 use crate::stats::{Done, OpError};
 use crate::workload::OpKind;
 
@@ -130,8 +130,49 @@ impl Session {
     }
 }
 
+/// Counts a GET body as it arrives and, with `--verify`, checks it against the content
+/// `key` should hold; both targets read their bodies through one.
+pub struct BodyCheck<'a> {
+    key: &'a str,
+    size: u64,
+    bytes: u64,
+    verifier: Option<Verifier>,
+}
+
+impl<'a> BodyCheck<'a> {
+    /// A check for `key`, which should hold `size` bytes.
+    pub fn new(ctx: &Ctx, key: &'a str, size: u64) -> Self {
+        BodyCheck {
+            key,
+            size,
+            bytes: 0,
+            verifier: ctx.verify.then(|| ctx.content.verifier(key, 0, size)),
+        }
+    }
+
+    /// The next piece of the body.
+    pub fn feed(&mut self, data: &[u8]) {
+        self.bytes += data.len() as u64;
+        if let Some(v) = self.verifier.as_mut() {
+            v.feed(data);
+        }
+    }
+
+    /// The GET's result once the body has ended: a verify failure if it did not match.
+    pub fn finish(self, ttfb: Duration) -> Result<Done, OpError> {
+        if self.verifier.is_some_and(|v| !v.finish()) {
+            return Err(verify_error(self.key, self.size, self.bytes));
+        }
+        Ok(Done {
+            bytes: self.bytes,
+            objects: 1,
+            ttfb: Some(ttfb),
+        })
+    }
+}
+
 /// The verify failure for a body that did not match.
-pub fn verify_error(key: &str, size: u64, got: u64) -> OpError {
+fn verify_error(key: &str, size: u64, got: u64) -> OpError {
     OpError::new(
         "verify",
         format!("GET {key}: the {got}-byte body is not the {size}-byte content that was put"),

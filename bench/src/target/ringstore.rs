@@ -11,7 +11,7 @@ use bytes::{Buf, Bytes};
 use ringstore_client::{Acl, Client, ClientConfig, Error, ListObjects, PutObject, StorageClass};
 use tokio::io::{AsyncRead, ReadBuf};
 
-use super::{verify_error, Ctx};
+use super::{BodyCheck, Ctx};
 use crate::content::Chunks;
 use crate::stats::{Done, OpError};
 use crate::workload::OpKind;
@@ -150,26 +150,11 @@ impl RingSession {
             .await
             .map_err(op_error)?;
         let ttfb = intended.elapsed();
-        let mut verifier = self
-            .ctx
-            .verify
-            .then(|| self.ctx.content.verifier(key, 0, size));
-        let mut bytes = 0u64;
+        let mut check = BodyCheck::new(&self.ctx, key, size);
         while let Some(chunk) = stream.next_chunk().await {
-            let chunk = chunk.map_err(op_error)?;
-            bytes += chunk.len() as u64;
-            if let Some(v) = verifier.as_mut() {
-                v.feed(&chunk);
-            }
+            check.feed(&chunk.map_err(op_error)?);
         }
-        if verifier.is_some_and(|v| !v.finish()) {
-            return Err(verify_error(key, size, bytes));
-        }
-        Ok(Done {
-            bytes,
-            objects: 1,
-            ttfb: Some(ttfb),
-        })
+        check.finish(ttfb)
     }
 
     pub async fn stat(&mut self, key: &str) -> Result<Done, OpError> {
