@@ -115,44 +115,22 @@ impl Body for CreateBucket {
     }
 }
 
-/// Declares a request whose body is only a bucket name.
-macro_rules! bucket_name_request {
-    ($(#[$doc:meta])* $name:ident, $opcode:expr, $response:ty) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $name {
-            pub name: String,
-        }
-
-        impl Body for $name {
-            fn write(&self, w: &mut Writer<'_>) -> Result<(), BodyError> {
-                w.string(Field::Bucket, &self.name)
-            }
-            fn read(r: &mut Reader<'_>) -> Result<Self, BodyError> {
-                Ok($name { name: r.string(Field::Bucket)? })
-            }
-        }
-
-        impl Request for $name {
-            const OPCODE: Opcode = $opcode;
-            type Response = $response;
-        }
-    };
-}
-
-bucket_name_request!(
+string_request!(
     /// DeleteBucket (0x0102): delete an empty bucket. Response: [`Empty`].
-    DeleteBucket, Opcode::DeleteBucket, Empty
+    DeleteBucket { name: String = Bucket },
+    Opcode::DeleteBucket, Empty
 );
-bucket_name_request!(
+string_request!(
     /// HeadBucket (0x0103). Response: [`BucketInfo`]; `owner` is empty unless the caller
     /// owns the bucket or is an administrator.
-    HeadBucket, Opcode::HeadBucket, BucketInfo
+    HeadBucket { name: String = Bucket },
+    Opcode::HeadBucket, BucketInfo
 );
-bucket_name_request!(
+string_request!(
     /// GetBucketInfo (0x0106): the owner's view, for GetBucketAcl and GetBucketInfo.
     /// Response: [`BucketInfo`].
-    GetBucketInfo, Opcode::GetBucketInfo, BucketInfo
+    GetBucketInfo { name: String = Bucket },
+    Opcode::GetBucketInfo, BucketInfo
 );
 
 /// ListBuckets (0x0104): one page of the caller's buckets in name order, as OSS

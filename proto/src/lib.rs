@@ -25,6 +25,10 @@
 
 #![forbid(unsafe_code)]
 
+// First: the modules after it declare requests with its macro.
+#[macro_use]
+mod string_request;
+
 pub mod admin;
 pub mod bucket;
 pub mod codec;

@@ -326,40 +326,15 @@ impl Body for GetObjectResponse {
     }
 }
 
-/// Declares a request whose body is a bucket and a key.
-macro_rules! object_key_request {
-    ($(#[$doc:meta])* $name:ident, $opcode:expr, $response:ty) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $name {
-            pub bucket: String,
-            pub key: String,
-        }
-
-        impl Body for $name {
-            fn write(&self, w: &mut Writer<'_>) -> Result<(), BodyError> {
-                w.string(Field::Bucket, &self.bucket)?;
-                w.string(Field::Key, &self.key)
-            }
-            fn read(r: &mut Reader<'_>) -> Result<Self, BodyError> {
-                Ok($name { bucket: r.string(Field::Bucket)?, key: r.string(Field::Key)? })
-            }
-        }
-
-        impl Request for $name {
-            const OPCODE: Opcode = $opcode;
-            type Response = $response;
-        }
-    };
-}
-
-object_key_request!(
+string_request!(
     /// HeadObject (0x0203). Response: [`ObjectMeta`].
-    HeadObject, Opcode::HeadObject, ObjectMeta
+    HeadObject { bucket: String = Bucket, key: String = Key },
+    Opcode::HeadObject, ObjectMeta
 );
-object_key_request!(
+string_request!(
     /// DeleteObject (0x0204). Response: [`Empty`], also when the key did not exist.
-    DeleteObject, Opcode::DeleteObject, Empty
+    DeleteObject { bucket: String = Bucket, key: String = Key },
+    Opcode::DeleteObject, Empty
 );
 
 /// ListObjects (0x0205): one page of keys in byte order, as OSS ListObjects (v1).

@@ -154,51 +154,31 @@ impl Body for NewAccessKey {
     }
 }
 
-/// Declares a request whose body is one string field.
-macro_rules! one_string_request {
-    ($(#[$doc:meta])* $name:ident { $field:ident: $kind:expr }, $response:ty) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $name {
-            pub $field: String,
-        }
-
-        impl Body for $name {
-            fn write(&self, w: &mut Writer<'_>) -> Result<(), BodyError> {
-                w.string($kind, &self.$field)
-            }
-            fn read(r: &mut Reader<'_>) -> Result<Self, BodyError> {
-                Ok($name { $field: r.string($kind)? })
-            }
-        }
-
-        impl Request for $name {
-            const OPCODE: Opcode = Opcode::$name;
-            type Response = $response;
-        }
-    };
-}
-
-one_string_request!(
+string_request!(
     /// UserCreate (0x0F10). Response: [`UserInfo`].
-    UserCreate { display_name: Field::DisplayName }, UserInfo
+    UserCreate { display_name: String = DisplayName },
+    Opcode::UserCreate, UserInfo
 );
-one_string_request!(
+string_request!(
     /// UserDelete (0x0F12): refused with `UserOwnsBuckets` while the user owns buckets;
     /// deletes the user's keys with it. Response: [`Empty`].
-    UserDelete { display_name: Field::DisplayName }, Empty
+    UserDelete { display_name: String = DisplayName },
+    Opcode::UserDelete, Empty
 );
-one_string_request!(
+string_request!(
     /// KeyCreate (0x0F13): a new key for the user. Response: [`NewAccessKey`].
-    KeyCreate { display_name: Field::DisplayName }, NewAccessKey
+    KeyCreate { display_name: String = DisplayName },
+    Opcode::KeyCreate, NewAccessKey
 );
-one_string_request!(
+string_request!(
     /// KeyDelete (0x0F15). Response: [`Empty`].
-    KeyDelete { access_key_id: Field::AccessKeyId }, Empty
+    KeyDelete { access_key_id: String = AccessKeyId },
+    Opcode::KeyDelete, Empty
 );
-one_string_request!(
+string_request!(
     /// KeyLookup (0x0F16). Response: [`KeyLookupResponse`].
-    KeyLookup { access_key_id: Field::AccessKeyId }, KeyLookupResponse
+    KeyLookup { access_key_id: String = AccessKeyId },
+    Opcode::KeyLookup, KeyLookupResponse
 );
 
 /// UserList (0x0F11). Response: [`Users`].

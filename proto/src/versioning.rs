@@ -282,50 +282,32 @@ impl Request for GetObjectVersion {
     type Response = GetObjectResponse;
 }
 
-/// Declares a request whose body is a bucket, a key and an optional version id.
-macro_rules! version_request {
-    ($(#[$doc:meta])* $name:ident, $opcode:expr, $response:ty) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $name {
-            pub bucket: String,
-            pub key: String,
-            pub version_id: Option<String>,
-        }
-
-        impl Body for $name {
-            fn write(&self, w: &mut Writer<'_>) -> Result<(), BodyError> {
-                w.string(Field::Bucket, &self.bucket)?;
-                w.string(Field::Key, &self.key)?;
-                w.opt_string(Field::VersionId, self.version_id.as_deref())
-            }
-            fn read(r: &mut Reader<'_>) -> Result<Self, BodyError> {
-                Ok($name {
-                    bucket: r.string(Field::Bucket)?,
-                    key: r.string(Field::Key)?,
-                    version_id: r.opt_string(Field::VersionId)?,
-                })
-            }
-        }
-
-        impl Request for $name {
-            const OPCODE: Opcode = $opcode;
-            type Response = $response;
-        }
-    };
-}
-
-version_request!(
+string_request!(
     /// HeadObjectVersion (0x0605). Response: [`ObjectMeta`].
-    HeadObjectVersion, Opcode::HeadObjectVersion, ObjectMeta
+    HeadObjectVersion {
+        bucket: String = Bucket,
+        key: String = Key,
+        version_id: Option<String> = VersionId,
+    },
+    Opcode::HeadObjectVersion, ObjectMeta
 );
-version_request!(
+string_request!(
     /// DeleteObjectVersion (0x0606). Response: [`DeleteVersionResult`].
-    DeleteObjectVersion, Opcode::DeleteObjectVersion, DeleteVersionResult
+    DeleteObjectVersion {
+        bucket: String = Bucket,
+        key: String = Key,
+        version_id: Option<String> = VersionId,
+    },
+    Opcode::DeleteObjectVersion, DeleteVersionResult
 );
-version_request!(
+string_request!(
     /// GetObjectAcl (0x0208). Response: [`ObjectAclResponse`].
-    GetObjectAcl, Opcode::GetObjectAcl, ObjectAclResponse
+    GetObjectAcl {
+        bucket: String = Bucket,
+        key: String = Key,
+        version_id: Option<String> = VersionId,
+    },
+    Opcode::GetObjectAcl, ObjectAclResponse
 );
 
 /// What DeleteObjectVersion did: the delete marker it created, or the version it removed.
