@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use ringstore_proto::{
     DeleteObject, DeleteObjects, DeleteObjectsResponse, GetObject, GetObjectResponse, HeadObject,
-    ListObjects, ListPage, ObjectMeta, PutObject, RangeSpec,
+    ListObjects, ListPage, ObjectMeta, PutObject, RangeSpec, Request,
 };
 use tokio::io::AsyncRead;
 
@@ -48,8 +48,16 @@ impl Client {
             key: key.to_owned(),
             range,
         };
+        self.start_download(&request).await
+    }
+
+    /// Sends a GetObject or GetObjectVersion, retrying until its response message has
+    /// arrived (a version's download works as the current object's).
+    pub(crate) async fn start_download<R>(&self, request: &R) -> Result<GetObjectStream, Error>
+    where
+        R: Request<Response = GetObjectResponse> + Sync,
+    {
         let timeout = self.timeout();
-        let request = &request;
         let principal = self.principal();
         self.idempotent(|conn| get::get_object(conn, request, principal, timeout))
             .await

@@ -9,7 +9,7 @@ use ringstore_proto::{
     PutObjectAcl, RangeSpec, VersionPage, Versioning,
 };
 
-use crate::get::{self, GetObjectStream};
+use crate::get::GetObjectStream;
 use crate::{Client, Error};
 
 impl Client {
@@ -57,11 +57,7 @@ impl Client {
             version_id: version_id.map(str::to_owned),
             range,
         };
-        let timeout = self.timeout();
-        let principal = self.principal();
-        let request = &request;
-        self.idempotent(|conn| get::get_object(conn, request, principal, timeout))
-            .await
+        self.start_download(&request).await
     }
 
     /// A version's metadata (`NoSuchVersion` if it does not exist).
