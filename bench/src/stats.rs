@@ -45,6 +45,15 @@ pub struct Done {
     pub ttfb: Option<Duration>,
 }
 
+impl Done {
+    /// One object and no body: a HEAD or a DELETE.
+    pub const ONE_OBJECT: Done = Done {
+        bytes: 0,
+        objects: 1,
+        ttfb: None,
+    };
+}
+
 /// Counts of one second of the measured phase.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Second {

@@ -301,19 +301,13 @@ impl HttpSession {
     pub async fn stat(&mut self, key: &str) -> Result<Done, OpError> {
         self.call("HEAD", key, vec![], vec![], ReqBody::empty())
             .await?;
-        Ok(Done {
-            objects: 1,
-            ..Done::default()
-        })
+        Ok(Done::ONE_OBJECT)
     }
 
     pub async fn delete(&mut self, key: &str) -> Result<Done, OpError> {
         self.call("DELETE", key, vec![], vec![], ReqBody::empty())
             .await?;
-        Ok(Done {
-            objects: 1,
-            ..Done::default()
-        })
+        Ok(Done::ONE_OBJECT)
     }
 
     /// S3: ListObjectsV2 with continuation tokens; OSS: ListObjects with markers.

@@ -163,10 +163,7 @@ impl RingSession {
             .head_object(bucket, key)
             .await
             .map_err(op_error)?;
-        Ok(Done {
-            objects: 1,
-            ..Done::default()
-        })
+        Ok(Done::ONE_OBJECT)
     }
 
     pub async fn delete(&mut self, key: &str) -> Result<Done, OpError> {
@@ -175,10 +172,7 @@ impl RingSession {
             .delete_object(bucket, key)
             .await
             .map_err(op_error)?;
-        Ok(Done {
-            objects: 1,
-            ..Done::default()
-        })
+        Ok(Done::ONE_OBJECT)
     }
 
     pub async fn list(
