@@ -17,3 +17,7 @@ export CARGO_TERM_COLOR=never
 # The black-box tests in tests/ start the real `ringstore` binary: build it first.
 cargo build -p ringstore-tools --locked
 cargo test --workspace --locked
+# Named crash points are compiled in only with the engine's `failpoints` feature.
+cargo test -p ringstore-engine --features failpoints --locked --test crash_points
+# Short bounded fuzz runs (10 s per target; FUZZ_SECONDS for longer ones by hand).
+bash tests/fuzz/run.sh

@@ -83,7 +83,8 @@ pub fn decode_batch(payload: &[u8], h: &BatchHeader) -> Result<Vec<Record>, Erro
     }
     let mut r = Reader::new(&payload[..end]);
     r.at = BATCH_HEADER_BYTES;
-    let mut out = Vec::with_capacity(h.record_count as usize);
+    // The count is only a hint until the records are read: a record takes at least 5 bytes.
+    let mut out = Vec::with_capacity((h.record_count as usize).min(h.records_len as usize / 5));
     while !r.is_empty() {
         let mut rec = Record::decode(&mut r)
             .map_err(|e| Error::Internal(format!("log batch {}: {e}", h.seq)))?;
