@@ -430,4 +430,21 @@ mod tests {
         h.encode(&mut b);
         assert_eq!(BatchHeader::decode(&b), Some(h));
     }
+
+    /// Found by the `record` fuzz target: a huge record count used to size an allocation
+    /// before any record was read, aborting the process.
+    #[test]
+    fn batch_with_a_wrong_record_count_is_an_error() {
+        let h = BatchHeader {
+            partition: 0,
+            seq: 1,
+            records_len: 0,
+            next_extent: 1,
+            next_generation: 1,
+            record_count: u32::MAX,
+        };
+        let mut b = [0u8; BATCH_HEADER_BYTES];
+        h.encode(&mut b);
+        assert!(matches!(decode_batch(&b, &h), Err(Error::Internal(_))));
+    }
 }
