@@ -16,6 +16,9 @@ export CARGO_TERM_COLOR=never
 # Device files live under target/ (a real filesystem: O_DIRECT does not work on tmpfs).
 # The black-box tests in tests/ start the real `ringstore` binary: build it first.
 cargo build -p ringstore-tools --locked
+# The SDK conformance suites (tests/tests/sdk.rs) run the real OSS and S3 SDKs from PyPI,
+# pinned in tests/sdk/requirements.txt, in a venv under target/ (reused while unchanged).
+bash tests/sdk/setup.sh >/dev/null
 cargo test --workspace --locked
 # Named crash points are compiled in only with the engine's `failpoints` feature.
 cargo test -p ringstore-engine --features failpoints --locked --test crash_points

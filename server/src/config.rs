@@ -38,9 +38,17 @@ pub struct ServeConfig {
     /// Address of the binary protocol listener, bound on every executor (SO_REUSEPORT).
     /// Port 0 picks a free port. Default `127.0.0.1:9400`.
     pub listen: SocketAddr,
-    /// Address of the HTTP (OSS / S3) adapter. Unused for now: the HTTP adapter lands
-    /// later. Default `127.0.0.1:9000`.
-    pub http_listen: SocketAddr,
+    /// Address of the HTTP adapter (the OSS and S3 REST dialects, on its own runtime).
+    /// Port 0 picks a free port; in TOML `http_listen = ""` disables it. Default
+    /// `127.0.0.1:9000`.
+    #[serde(with = "optional_addr")]
+    pub http_listen: Option<SocketAddr>,
+    /// The region of buckets created over HTTP without a location (S3
+    /// `LocationConstraint`); OSS shows it as `oss-<region>`. Default `us-east-1`.
+    pub http_region: String,
+    /// Base domains for virtual-host addressing: `bucket.<domain>` in the Host header
+    /// names the bucket. Default `["localhost"]`.
+    pub http_domains: Vec<String>,
     /// Address of the Prometheus metrics endpoint (`GET /metrics`, plain HTTP/1.1, served
     /// on its own thread). Port 0 picks a free port. In TOML an address string enables it
     /// and the empty string `metrics_listen = ""` disables it (TOML has no null); leaving
@@ -73,7 +81,9 @@ impl Default for ServeConfig {
             partitions: available_cores(),
             cores: 0,
             listen: "127.0.0.1:9400".parse().expect("valid address"),
-            http_listen: "127.0.0.1:9000".parse().expect("valid address"),
+            http_listen: Some("127.0.0.1:9000".parse().expect("valid address")),
+            http_region: "us-east-1".into(),
+            http_domains: vec!["localhost".into()],
             metrics_listen: Some("127.0.0.1:9401".parse().expect("valid address")),
             connections_max: 1024,
             requests_in_flight_max: 64,
@@ -111,6 +121,10 @@ impl ServeConfig {
             "requests_in_flight_max must be ≥ 1"
         );
         anyhow::ensure!(self.idle_timeout_secs >= 1, "idle_timeout_secs must be ≥ 1");
+        anyhow::ensure!(
+            !self.http_region.is_empty() && self.http_region.len() <= 64,
+            "http_region must be 1 to 64 characters"
+        );
         Ok(())
     }
 

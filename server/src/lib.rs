@@ -8,7 +8,9 @@
 //! request's identity), and every request runs in its own task (`dispatch`), which has it
 //! authorized (`authz`), calls the engine's `Handle` and maps its errors to statuses (`errors`) and its types to the
 //! protocol's (`convert`). One writer task per connection sends every frame. Beside the
-//! engine cores, one std thread serves Prometheus scrapes (`metrics_http`).
+//! engine cores, one std thread serves Prometheus scrapes (`metrics_http`), and the HTTP
+//! adapter (`http`) serves the OSS and S3 REST dialects on its own tokio runtime, reaching
+//! the engine through the client library like any other program.
 //!
 //! Modules:
 //! - `config`: `ServeConfig`, TOML-loadable, every default documented.
@@ -26,8 +28,7 @@
 //! - `metrics`: the AdminStatus document and the Prometheus text exposition.
 //! - `metrics_http`: the `GET /metrics` endpoint (`metrics_listen`) on its own thread.
 //! - `signals`: SIGINT / SIGTERM for `run`.
-//!
-//! The HTTP adapter (`http_listen`) lands later, on its own runtime, through `client/`.
+//! - `http`: the OSS / S3 adapter (`http_listen`); see its module docs.
 
 pub mod authz;
 pub mod config;
@@ -36,6 +37,7 @@ pub mod convert;
 pub mod data_dir;
 pub mod dispatch;
 pub mod errors;
+pub mod http;
 pub mod keys;
 pub mod listener;
 pub mod metrics;
@@ -57,6 +59,9 @@ pub fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     let termination = signals::Termination::block()?;
     let server = start(cfg)?;
     eprintln!("ringstore listening on {}", server.local_addr());
+    if let Some(addr) = server.http_addr() {
+        eprintln!("ringstore OSS/S3 endpoint at http://{addr}");
+    }
     if let Some(addr) = server.metrics_addr() {
         eprintln!("ringstore metrics at http://{addr}/metrics");
     }

@@ -24,6 +24,7 @@ use ringstore_engine::{Engine, EngineConfig, Handle};
 use crate::config::ServeConfig;
 use crate::connection;
 use crate::data_dir::prepare;
+use crate::http::{HttpConfig, HttpServer};
 use crate::metrics_http::{self, MetricsServer};
 use crate::users::Users;
 
@@ -99,6 +100,8 @@ pub struct Server {
     state: Arc<ServerState>,
     /// The Prometheus endpoint, unless `metrics_listen` disabled it.
     metrics: Option<MetricsServer>,
+    /// The HTTP adapter, unless `http_listen` disabled it.
+    http: Option<HttpServer>,
 }
 
 impl Server {
@@ -114,6 +117,12 @@ impl Server {
         self.metrics.as_ref().map(MetricsServer::local_addr)
     }
 
+    /// The address of the HTTP adapter (with the real port when the configuration asked
+    /// for port 0), or `None` when `http_listen` disabled it.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(HttpServer::local_addr)
+    }
+
     /// The engine's handle, for in-process tools and tests.
     pub fn handle(&self) -> Handle {
         self.engine.as_ref().expect("running").handle()
@@ -126,6 +135,10 @@ impl Server {
     }
 
     fn stop_now(&mut self) {
+        // The adapter is a client of the binary protocol: it goes first.
+        if let Some(http) = self.http.take() {
+            http.shutdown();
+        }
         // First, while the engine still answers the scrape being served, if any.
         if let Some(metrics) = self.metrics.take() {
             metrics.shutdown();
@@ -165,6 +178,7 @@ pub fn start(mut cfg: ServeConfig) -> anyhow::Result<Server> {
     cfg.listen = concrete_port(cfg.listen)?;
     // Bound before the engine starts, so a busy port fails the start before any work.
     let metrics_listener = cfg.metrics_listen.map(metrics_http::bind).transpose()?;
+    let http_listener = cfg.http_listen.map(crate::http::bind).transpose()?;
     let prepared = prepare(&cfg)?;
     tracing::info!(
         access_key_id = %prepared.root_access_key_id,
@@ -203,6 +217,7 @@ pub fn start(mut cfg: ServeConfig) -> anyhow::Result<Server> {
         stop: Some(stop_tx),
         state,
         metrics: None,
+        http: None,
     };
     for _ in 0..executors {
         let bound = bound_rx
@@ -219,6 +234,18 @@ pub fn start(mut cfg: ServeConfig) -> anyhow::Result<Server> {
         let metrics = MetricsServer::spawn(listener, server.handle())?;
         tracing::info!(addr = %metrics.local_addr(), "serving metrics at /metrics");
         server.metrics = Some(metrics);
+    }
+    if let Some(listener) = http_listener {
+        let (root, _) = crate::keys::root_key(&cfg.data_dir)?;
+        let http_cfg = HttpConfig {
+            daemon: server.local_addr,
+            root,
+            region: cfg.http_region.clone(),
+            domains: cfg.http_domains.clone(),
+        };
+        let http = HttpServer::spawn(listener, http_cfg)?;
+        tracing::info!(addr = %http.local_addr(), "serving the OSS and S3 dialects over HTTP");
+        server.http = Some(http);
     }
     Ok(server)
 }
@@ -267,9 +294,20 @@ fn concrete_port(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
     if addr.port() != 0 {
         return Ok(addr);
     }
-    let probe =
-        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    Ok(probe.local_addr()?)
+    let probe = bind_without_listening(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let local = probe.local_addr()?.as_socket();
+    local.ok_or_else(|| anyhow::anyhow!("cannot listen on {addr}: not an IP address"))
+}
+
+/// Binds a TCP socket to `addr` (with SO_REUSEADDR, as `std`'s listeners) but does not
+/// listen on it: a probe that listened would, in the moment before it is closed, accept
+/// clients' connections into its backlog and then reset them.
+fn bind_without_listening(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
 }
 
 /// A clear error when the port is taken. Binding without SO_REUSEPORT also catches
@@ -279,7 +317,7 @@ fn check_port_free(addr: SocketAddr) -> anyhow::Result<()> {
     if addr.port() == 0 {
         return Ok(());
     }
-    match std::net::TcpListener::bind(addr) {
+    match bind_without_listening(addr) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(anyhow::anyhow!(
             "cannot listen on {addr}: the port is busy (another ringstore or another \

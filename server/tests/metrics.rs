@@ -18,6 +18,7 @@ fn config(data_dir: PathBuf) -> ServeConfig {
         partitions: 2,
         prefill: false,
         listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: None,
         metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
         ..ServeConfig::default()
     }

@@ -36,6 +36,7 @@ fn config(data_dir: PathBuf) -> ServeConfig {
         partitions: 2,
         prefill: false,
         listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: None,
         metrics_listen: None,
         ..ServeConfig::default()
     }

@@ -45,6 +45,8 @@ pub struct Daemon {
     pub endpoint: String,
     /// The Prometheus endpoint (host:port).
     pub metrics: String,
+    /// The HTTP (OSS / S3) adapter (host:port); empty when started without it.
+    pub http: String,
     child: Option<Child>,
     /// Where the daemon's stderr goes, when started by `start_logged`.
     log: Option<PathBuf>,
@@ -63,6 +65,18 @@ impl Daemon {
         d
     }
 
+    /// Starts a daemon with a fresh data directory and the HTTP adapter on a free port.
+    pub fn start_http() -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("daemon-http")
+            .tempdir_in(scratch())
+            .unwrap();
+        let http = Some(format!("127.0.0.1:{}", free_port()));
+        let mut d = Daemon::spawn(dir.path(), http, None);
+        d._dir = Some(dir);
+        d
+    }
+
     /// Starts a daemon with debug logging, its stderr captured for `log`.
     pub fn start_logged() -> Daemon {
         let dir = tempfile::Builder::new()
@@ -70,7 +84,7 @@ impl Daemon {
             .tempdir_in(scratch())
             .unwrap();
         let log = dir.path().join("daemon.log");
-        let mut d = Daemon::spawn(dir.path(), Some(&log));
+        let mut d = Daemon::spawn(dir.path(), None, Some(&log));
         d._dir = Some(dir);
         d
     }
@@ -87,18 +101,22 @@ impl Daemon {
             self.child.is_none(),
             "stop or kill the daemon before restarting it"
         );
-        let mut d = Daemon::start_in(&self.data_dir);
+        let http = (!self.http.is_empty()).then(|| format!("127.0.0.1:{}", free_port()));
+        let mut d = Daemon::spawn(&self.data_dir, http, None);
         self.endpoint = std::mem::take(&mut d.endpoint);
         self.metrics = std::mem::take(&mut d.metrics);
+        self.http = std::mem::take(&mut d.http);
         self.child = d.child.take();
     }
 
     /// Starts a daemon on an existing data directory (which the caller keeps).
     pub fn start_in(data_dir: &Path) -> Daemon {
-        Daemon::spawn(data_dir, None)
+        Daemon::spawn(data_dir, None, None)
     }
 
-    fn spawn(data_dir: &Path, log: Option<&Path>) -> Daemon {
+    /// Starts `ringstore serve` on `data_dir`, with the HTTP adapter on `http` if given and
+    /// debug logging into `log` if given.
+    fn spawn(data_dir: &Path, http: Option<String>, log: Option<&Path>) -> Daemon {
         let level = match log {
             Some(_) => "debug".to_string(),
             None => std::env::var("RINGSTORE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
@@ -110,9 +128,16 @@ impl Daemon {
         let port = free_port();
         let endpoint = format!("127.0.0.1:{port}");
         let metrics = format!("127.0.0.1:{}", free_port());
-        let child = Command::new(binary())
+        let mut cmd = Command::new(binary());
+        if let Some(addr) = &http {
+            cmd.args(["serve", "--http-listen", addr]);
+        } else {
+            // Without an address the adapter would take the default port 9000, which
+            // daemons of tests running side by side would fight over.
+            cmd.args(["serve", "--http-listen", ""]);
+        }
+        let child = cmd
             .args([
-                "serve",
                 "--device-size",
                 "128MiB",
                 "--no-prefill",
@@ -133,27 +158,36 @@ impl Daemon {
             .stderr(stderr)
             .spawn()
             .expect("start ringstore serve");
-        let d = Daemon {
+        let mut d = Daemon {
             data_dir: data_dir.to_path_buf(),
-            endpoint,
+            endpoint: endpoint.clone(),
             metrics,
+            http: http.clone().unwrap_or_default(),
             child: Some(child),
             log: log.map(Path::to_path_buf),
             _dir: None,
         };
-        d.wait_ready();
+        d.wait_ready(&endpoint);
+        if let Some(addr) = http {
+            d.wait_ready(&addr);
+        }
         d
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self, addr: &str) {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(60) {
-            if std::net::TcpStream::connect(&self.endpoint).is_ok() {
+            if std::net::TcpStream::connect(addr).is_ok() {
                 return;
+            }
+            let child = self.child.as_mut().expect("daemon running");
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                panic!("ringstore serve exited ({status}) before listening on {addr}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("ringstore did not listen on {} within 60 s", self.endpoint);
+        panic!("ringstore did not listen on {addr} within 60 s");
     }
 
     pub fn client_config(&self) -> ringstore_client::ClientConfig {

@@ -176,6 +176,9 @@ pub struct ServeArgs {
     /// Prometheus metrics endpoint address (GET /metrics); an empty value turns it off.
     #[arg(long)]
     pub metrics_listen: Option<String>,
+    /// HTTP (OSS / S3) adapter address; an empty value turns it off.
+    #[arg(long)]
+    pub http_listen: Option<String>,
     /// Engine cores (executors); 0 = all.
     #[arg(long)]
     pub cores: Option<usize>,

@@ -29,6 +29,16 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             )
         };
     }
+    if let Some(h) = args.http_listen {
+        cfg.http_listen = if h.is_empty() {
+            None
+        } else {
+            Some(
+                h.parse()
+                    .map_err(|e| anyhow::anyhow!("invalid --http-listen address {h:?}: {e}"))?,
+            )
+        };
+    }
     if let Some(c) = args.cores {
         cfg.cores = c;
     }
