@@ -20,3 +20,7 @@ cargo build -p ringstore-tools --locked
 # pinned in tests/sdk/requirements.txt, in a venv under target/ (reused while unchanged).
 bash tests/sdk/setup.sh >/dev/null
 cargo test --workspace --locked
+# Named crash points are compiled in only with the engine's `failpoints` feature.
+cargo test -p ringstore-engine --features failpoints --locked --test crash_points
+# Short bounded fuzz runs (10 s per target; FUZZ_SECONDS for longer ones by hand).
+bash tests/fuzz/run.sh

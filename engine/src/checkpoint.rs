@@ -86,6 +86,7 @@ impl Partition {
         w.u8(ENTRY_END);
         out.feed(&mut w.buf).await?;
         let (runs, len, crc, stamp) = out.finish().await?;
+        crate::failpoint::crash_point!(crate::failpoint::DURING_CHECKPOINT);
         if runs.len() > ROOT_RUNS_MAX {
             return Err(Error::StorageFull);
         }
@@ -317,7 +318,7 @@ impl Partition {
 }
 
 /// A key's versions: count u32 (at least 1), then the entries, current first.
-fn decode_chain(r: &mut Reader) -> Result<Versions, crate::record::RecordError> {
+pub(crate) fn decode_chain(r: &mut Reader) -> Result<Versions, crate::record::RecordError> {
     let count = r.u32()? as usize;
     if count == 0 || count > r.buf.len() {
         return Err(crate::record::RecordError("version count"));

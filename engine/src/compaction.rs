@@ -140,6 +140,7 @@ impl Partition {
                 entry,
             };
             self.commit(rec, Some(Bytes::from(data)), false).await?;
+            crate::failpoint::crash_point!(crate::failpoint::DURING_COMPACTION);
             moved += 1;
             glommio::yield_if_needed().await;
         }

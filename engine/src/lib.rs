@@ -24,6 +24,8 @@
 //! - `compaction`, `relocate`: background checkpoints and compaction (large objects move
 //!   only their stripes in the extent being emptied).
 //! - `runtime`: executors, inboxes and the `Handle`.
+//! - `failpoint`: named crash points for crash tests (feature `failpoints`, off by default).
+//! - `fuzz_api`: the pure decoders of the on-disk formats, for `tests/fuzz/`.
 //!
 //! The on-disk format is specified in `FORMAT.md`.
 
@@ -35,6 +37,9 @@ pub mod constants;
 pub mod device_set;
 pub mod devices;
 pub mod error;
+pub mod failpoint;
+#[doc(hidden)]
+pub mod fuzz_api;
 pub mod log;
 pub mod object_io;
 pub mod partition;

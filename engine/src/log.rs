@@ -83,7 +83,8 @@ pub fn decode_batch(payload: &[u8], h: &BatchHeader) -> Result<Vec<Record>, Erro
     }
     let mut r = Reader::new(&payload[..end]);
     r.at = BATCH_HEADER_BYTES;
-    let mut out = Vec::with_capacity(h.record_count as usize);
+    // The count is only a hint until the records are read: a record takes at least 5 bytes.
+    let mut out = Vec::with_capacity((h.record_count as usize).min(h.records_len as usize / 5));
     while !r.is_empty() {
         let mut rec = Record::decode(&mut r)
             .map_err(|e| Error::Internal(format!("log batch {}: {e}", h.seq)))?;
@@ -428,5 +429,22 @@ mod tests {
         let mut b = [0u8; BATCH_HEADER_BYTES];
         h.encode(&mut b);
         assert_eq!(BatchHeader::decode(&b), Some(h));
+    }
+
+    /// Found by the `record` fuzz target: a huge record count used to size an allocation
+    /// before any record was read, aborting the process.
+    #[test]
+    fn batch_with_a_wrong_record_count_is_an_error() {
+        let h = BatchHeader {
+            partition: 0,
+            seq: 1,
+            records_len: 0,
+            next_extent: 1,
+            next_generation: 1,
+            record_count: u32::MAX,
+        };
+        let mut b = [0u8; BATCH_HEADER_BYTES];
+        h.encode(&mut b);
+        assert!(matches!(decode_batch(&b, &h), Err(Error::Internal(_))));
     }
 }

@@ -251,6 +251,7 @@ impl Partition {
             let stripes = self
                 .put_stripes(len, &mut body, &mut digests, &mut pinned)
                 .await;
+            crate::failpoint::crash_point!(crate::failpoint::AFTER_DATA_WRITE);
             let r = match stripes {
                 Ok(s) => {
                     self.finish_put(bucket, key, opts, digests, ObjectData::Stripes(s), None)
@@ -327,6 +328,7 @@ impl Partition {
         };
         match self.commit(rec, inline, needs_flush).await? {
             Applied::Done => {
+                crate::failpoint::crash_point!(crate::failpoint::AFTER_LOG_RECORD);
                 self.shared.stats.puts.inc();
                 self.shared.stats.bytes_in.add(len);
                 Ok(meta)

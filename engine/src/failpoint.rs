@@ -1,0 +1,76 @@
+//! Named crash points for crash-consistency tests.
+//!
+//! Built with the `failpoints` cargo feature, [`crash_point!`] aborts the process
+//! (`std::process::abort`: no unwinding, no destructors, no flush, like a power cut for
+//! everything the process had not yet handed to the kernel) when the point is armed.
+//! Without the feature the macro expands to nothing, so release builds carry no check.
+//!
+//! Arming: the environment variable `RINGSTORE_FAILPOINTS`, read once at the first hit,
+//! is a comma-separated list of `name` (abort at the first hit) or `name@n` (abort at the
+//! n-th hit, counting from 1), e.g. `RINGSTORE_FAILPOINTS=after-log-record@3`.
+
+/// A put of a large object: its data stripes are written, its log record is not.
+pub const AFTER_DATA_WRITE: &str = "after-data-write";
+/// A put: its log record is durable and applied, the caller has not been answered.
+pub const AFTER_LOG_RECORD: &str = "after-log-record";
+/// A checkpoint: its stripes are written, the root that would point at them is not.
+pub const DURING_CHECKPOINT: &str = "during-checkpoint";
+/// Log compaction: one live inline object of the extent was moved, the rest were not.
+pub const DURING_COMPACTION: &str = "during-compaction";
+
+/// Every crash point, for tools and tests that list them.
+pub const ALL: [&str; 4] = [
+    AFTER_DATA_WRITE,
+    AFTER_LOG_RECORD,
+    DURING_CHECKPOINT,
+    DURING_COMPACTION,
+];
+
+/// The environment variable that arms crash points.
+pub const ENV_VAR: &str = "RINGSTORE_FAILPOINTS";
+
+/// Counts a hit of crash point `name` and aborts the process if it is armed for this hit.
+#[cfg(feature = "failpoints")]
+pub fn hit(name: &'static str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+
+    // (name, the hit that aborts, hits so far), from the environment at the first hit.
+    static ARMED: OnceLock<Vec<(String, u64, AtomicU64)>> = OnceLock::new();
+    let armed = ARMED.get_or_init(|| {
+        let spec = std::env::var(ENV_VAR).unwrap_or_default();
+        spec.split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let (point, at) = match s.split_once('@') {
+                    Some((n, at)) => (n, at.parse().expect("crash point hit count")),
+                    None => (s, 1),
+                };
+                (point.to_owned(), at, AtomicU64::new(0))
+            })
+            .collect()
+    });
+    for (point, at, hits) in armed {
+        if point == name && hits.fetch_add(1, Ordering::SeqCst) + 1 == *at {
+            eprintln!("crash point {name}: aborting");
+            std::process::abort();
+        }
+    }
+}
+
+/// `crash_point!(NAME)`: see the module docs. Compiles to nothing without `failpoints`.
+#[cfg(feature = "failpoints")]
+macro_rules! crash_point {
+    ($name:expr) => {
+        $crate::failpoint::hit($name)
+    };
+}
+
+#[cfg(not(feature = "failpoints"))]
+macro_rules! crash_point {
+    ($name:expr) => {{
+        let _: &str = $name;
+    }};
+}
+
+pub(crate) use crash_point;
