@@ -21,6 +21,8 @@
 //!   inventory scans.
 //! - `partition`, `log`, `object_io`, `checkpoint`, `recovery`: one partition's work.
 //! - `shared`: bucket cache and counters every core reads.
+//! - `scrub`, `scrub_progress`, `repair`: the background scrub, its persisted progress,
+//!   and verifying a whole stripe and rewriting its bad blocks from parity.
 //! - `runtime`: executors, inboxes and the `Handle`.
 //!
 //! The on-disk format is specified in `FORMAT.md`.
@@ -39,7 +41,10 @@ pub mod partition;
 pub mod placement;
 pub mod record;
 pub mod recovery;
+pub mod repair;
 pub mod runtime;
+pub mod scrub;
+pub mod scrub_progress;
 pub mod shared;
 pub mod snapshot;
 pub mod state;
@@ -50,4 +55,5 @@ pub mod versions;
 pub use api::*;
 pub use error::Error;
 pub use runtime::{Engine, EngineConfig, GetReply, Handle, PartitionStatus};
+pub use scrub::{PartitionScrub, ScrubConfig};
 pub use snapshot::Snapshot;

@@ -48,6 +48,8 @@ pub struct EngineConfig {
     /// Pin executor i to CPU i (the default: one executor per core, each on its own).
     pub pin: bool,
     pub hook: Option<ExecutorHook>,
+    /// Background scrub: rate, pass interval, on or off.
+    pub scrub: crate::scrub::ScrubConfig,
 }
 
 impl EngineConfig {
@@ -57,6 +59,7 @@ impl EngineConfig {
             executors: 0,
             pin: true,
             hook: None,
+            scrub: crate::scrub::ScrubConfig::default(),
         }
     }
 }
@@ -191,6 +194,7 @@ impl Engine {
         }
         .clamp(1, partitions);
         let shared = Shared::new(layout, &id.devices);
+        shared.scrub.configure(&cfg.scrub);
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..partitions).map(|_| mpsc::channel(INBOX_DEPTH)).unzip();
         let handle = Handle {
@@ -347,6 +351,9 @@ async fn start_partitions(
         glommio::spawn_local(part.clone().commit_loop(wake_rx)).detach();
         glommio::spawn_local_into(part.clone().background(), background)
             .map_err(|e| Error::Internal(format!("cannot start background work: {e}")))?
+            .detach();
+        glommio::spawn_local_into(part.clone().scrub_worker(), background)
+            .map_err(|e| Error::Internal(format!("cannot start the scrub: {e}")))?
             .detach();
         parts.push(part);
     }
@@ -892,6 +899,21 @@ impl Handle {
             out.push(self.call(p, |reply| Request::Status { reply }).await?);
         }
         Ok(out)
+    }
+
+    /// Starts a scrub pass on every partition now (or resumes a paused one).
+    pub fn scrub_start(&self) {
+        self.shared.scrub.start();
+    }
+
+    /// Pauses the scrub at its next yield point; `scrub_start` resumes it.
+    pub fn scrub_pause(&self) {
+        self.shared.scrub.pause();
+    }
+
+    /// Each partition's scrub state and position.
+    pub fn scrub_status(&self) -> Vec<crate::scrub::PartitionScrub> {
+        self.shared.scrub.status()
     }
 
     /// Writes a checkpoint on every partition now.
