@@ -59,6 +59,12 @@ pub struct ServeConfig {
     /// Write zeros over the device files once at format so later O_DIRECT writes need no
     /// filesystem allocation. Default true.
     pub prefill: bool,
+    /// Run the background scrub on its schedule. Default true.
+    pub scrub_enabled: bool,
+    /// Device bytes per second the scrub reads at most, across the set. Default 64 MiB/s.
+    pub scrub_rate_bytes_per_sec: u64,
+    /// A full scrub pass starts this long after the previous one started. Default 3 days.
+    pub scrub_interval_secs: u64,
 }
 
 impl Default for ServeConfig {
@@ -79,6 +85,9 @@ impl Default for ServeConfig {
             requests_in_flight_max: 64,
             idle_timeout_secs: 300,
             prefill: true,
+            scrub_enabled: true,
+            scrub_rate_bytes_per_sec: ringstore_engine::constants::SCRUB_RATE_BYTES_PER_SEC_DEFAULT,
+            scrub_interval_secs: ringstore_engine::constants::SCRUB_INTERVAL_SECS_DEFAULT,
         }
     }
 }
@@ -111,6 +120,14 @@ impl ServeConfig {
             "requests_in_flight_max must be ≥ 1"
         );
         anyhow::ensure!(self.idle_timeout_secs >= 1, "idle_timeout_secs must be ≥ 1");
+        anyhow::ensure!(
+            self.scrub_rate_bytes_per_sec >= 4096,
+            "scrub_rate_bytes_per_sec must be ≥ 4096"
+        );
+        anyhow::ensure!(
+            self.scrub_interval_secs >= 1,
+            "scrub_interval_secs must be ≥ 1"
+        );
         Ok(())
     }
 
