@@ -303,3 +303,97 @@ fn fault_matrix_offline() {
 fn fault_matrix_while_serving() {
     matrix(true);
 }
+
+/// A pass interrupted by a restart continues after the last slice of keys it finished,
+/// without being started again.
+#[test]
+fn a_restart_continues_the_pass() {
+    let dir = populated();
+    let slow = ringstore_engine::ScrubConfig {
+        rate_bytes_per_sec: 512 * 1024,
+        ..ringstore_engine::ScrubConfig::default()
+    };
+    let cfg = |scrub| EngineConfig {
+        executors: 1,
+        pin: false,
+        scrub,
+        ..EngineConfig::new(paths(dir.path()))
+    };
+    let engine = Engine::start(cfg(slow)).unwrap();
+    let h = engine.handle();
+    futures::executor::block_on(async {
+        for i in 0..200 {
+            put(&h, &format!("k{i:03}"), vec![i as u8; 1000]).await;
+        }
+    });
+    h.scrub_start();
+    let mut reached = String::new();
+    for _ in 0..3000 {
+        reached = h.scrub_status()[0].position.clone();
+        if !reached.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(!reached.is_empty(), "the object walk saved a position");
+    let pass = h.scrub_status()[0].pass;
+    engine.shutdown();
+
+    let engine = Engine::start(cfg(ringstore_engine::ScrubConfig::default())).unwrap();
+    let h = engine.handle();
+    let resumed = h.scrub_status()[0].clone();
+    let s = &h.shared.stats;
+    for _ in 0..2000 {
+        if s.scrub_passes.get() == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        s.scrub_passes.get(),
+        1,
+        "the pass finished without a start command"
+    );
+    let status = h.scrub_status()[0].clone();
+    assert_eq!(status.pass, pass, "the same pass, continued");
+    assert!(
+        resumed.position.is_empty() || resumed.position >= reached,
+        "{resumed:?} continues from {reached}"
+    );
+    let continued = s.scrub_blocks.get();
+    scrub_pass(&h);
+    let full = s.scrub_blocks.get() - continued;
+    assert!(
+        continued < full,
+        "the continued pass skipped what was done: {continued} < {full}"
+    );
+    engine.shutdown();
+}
+
+/// A read that had to rebuild a block schedules its repair: no pass is started, yet the
+/// block is rewritten.
+#[test]
+fn a_read_that_rebuilt_schedules_the_repair() {
+    for target in [Target::DataBlock, Target::LogRecord] {
+        let dir = populated();
+        let engine = start(dir.path());
+        let (d, at, original) = inject(dir.path(), target, Fault::Zeroed);
+        let h = engine.handle();
+        check_reads(&h);
+        let s = &h.shared.stats;
+        for _ in 0..2000 {
+            if s.scrub_repaired.get() > 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(s.scrub_passes.get(), 0, "{target:?}: no pass ran");
+        assert!(
+            s.scrub_repaired.get() >= 1,
+            "{target:?}: repaired after the read"
+        );
+        engine.shutdown();
+        let now = read_at(&paths(dir.path())[d], at, BLOCK);
+        assert!(now == original, "{target:?}: the exact block is back");
+    }
+}
