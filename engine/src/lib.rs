@@ -21,6 +21,7 @@
 //!   inventory scans.
 //! - `partition`, `log`, `object_io`, `checkpoint`, `recovery`: one partition's work.
 //! - `shared`: bucket cache and counters every core reads.
+//! - `replace`: formatting a new device into the set and rebuilding it.
 //! - `scrub`, `scrub_progress`, `repair`: the background scrub, its persisted progress,
 //!   and verifying a whole stripe and rewriting its bad blocks from parity.
 //! - `runtime`: executors, inboxes and the `Handle`.
@@ -42,6 +43,7 @@ pub mod placement;
 pub mod record;
 pub mod recovery;
 pub mod repair;
+pub mod replace;
 pub mod runtime;
 pub mod scrub;
 pub mod scrub_progress;

@@ -147,6 +147,12 @@ pub enum Request {
     Checkpoint {
         reply: Reply<()>,
     },
+    /// Open a replacement device (`replace`).
+    AttachDevice {
+        index: usize,
+        path: PathBuf,
+        reply: Reply<()>,
+    },
     Shutdown {
         reply: Reply<()>,
     },
@@ -480,6 +486,9 @@ async fn handle_request(p: Rc<Partition>, req: Request) {
         }
         Request::Checkpoint { reply } => {
             let _ = reply.send(p.checkpoint().await);
+        }
+        Request::AttachDevice { index, path, reply } => {
+            let _ = reply.send(p.attach_device(index, path).await);
         }
         Request::Shutdown { .. } => unreachable!("handled by serve_partition"),
     }

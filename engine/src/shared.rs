@@ -95,6 +95,11 @@ impl DeviceHealth {
         }
     }
 
+    /// A replacement took the device's place (its path is still the old one's).
+    pub fn mark_up(&self) {
+        self.state.store(0, Ordering::Relaxed);
+    }
+
     pub fn mark_failed(&self) {
         self.errors.inc();
         self.state.store(2, Ordering::Relaxed);
