@@ -3,8 +3,9 @@
 //! access keys (0x0F10..=0x0F16, administrators only).
 
 use ringstore_proto::{
-    AccessKeyInfo, AdminStatus, KeyCreate, KeyDelete, KeyInfo, KeyList, KeyLookup, NewAccessKey,
-    Ping, ScrubPause, ScrubStart, ScrubStatus, UserCreate, UserDelete, UserInfo, UserList,
+    AccessKeyInfo, AdminStatus, DeviceReplace, KeyCreate, KeyDelete, KeyInfo, KeyList, KeyLookup,
+    NewAccessKey, Ping, ScrubPause, ScrubStart, ScrubStatus, UserCreate, UserDelete, UserInfo,
+    UserList,
 };
 
 use crate::{Client, Error};
@@ -40,6 +41,13 @@ impl Client {
     /// The scrub's counters and each partition's state and position, as JSON.
     pub async fn scrub_status(&self) -> Result<String, Error> {
         Ok(self.retried(&ScrubStatus::default()).await?.json)
+    }
+
+    /// Replaces device `old` (index or path) with `new` and starts its rebuild. Not
+    /// retried: the new device is formatted once.
+    pub async fn device_replace(&self, old: &str, new: &str) -> Result<String, Error> {
+        let json = serde_json::json!({ "old": old, "new": new }).to_string();
+        Ok(self.once(&DeviceReplace { json }).await?.json)
     }
 
     /// Creates a user (`UserAlreadyExists`, `InvalidUserName`, `TooManyUsers`). Not

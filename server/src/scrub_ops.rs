@@ -1,11 +1,14 @@
-//! ScrubStart, ScrubPause and ScrubStatus: commands to the engine's background scrub and
-//! its progress as JSON (PROTOCOL.md, admin bodies).
+//! ScrubStart, ScrubPause, ScrubStatus and DeviceReplace: commands to the engine's
+//! background scrub and device replacement, answered with the scrub's state as JSON
+//! (PROTOCOL.md, admin bodies).
 //!
 //! ScrubStart takes optional JSON options: `{"rate_bytes_per_sec": N}` changes the rate
 //! cap before the pass starts.
 
 use ringstore_engine::Handle;
-use ringstore_proto::{AdminJson, Body, ScrubPause, ScrubStart, ScrubStatus, Status};
+use ringstore_proto::{
+    AdminJson, Body, DeviceReplace, ScrubPause, ScrubStart, ScrubStatus, Status,
+};
 use serde_json::{json, Value};
 
 use crate::dispatch::Failure;
@@ -54,6 +57,28 @@ pub fn scrub_status(h: &Handle, body: &[u8]) -> Result<AdminJson, Failure> {
     ScrubStatus::decode(body)?;
     Ok(AdminJson {
         json: scrub_json(h).to_string(),
+    })
+}
+
+/// Formats `new` into the set as device `old` and starts its rebuild; the rebuild's
+/// progress is the scrub's.
+pub async fn device_replace(h: &Handle, body: &[u8]) -> Result<AdminJson, Failure> {
+    let m = DeviceReplace::decode(body)?;
+    let v: Value = serde_json::from_str(&m.json).map_err(|e| {
+        bad(format!(
+            "DeviceReplace needs JSON {{\"old\", \"new\"}}: {e}"
+        ))
+    })?;
+    let (Some(old), Some(new)) = (v["old"].as_str(), v["new"].as_str()) else {
+        return Err(bad(
+            "DeviceReplace needs string fields \"old\" and \"new\"".into()
+        ));
+    };
+    let index = h.replace_device(old, std::path::Path::new(new)).await?;
+    let mut doc = scrub_json(h);
+    doc["replaced_device"] = json!(index);
+    Ok(AdminJson {
+        json: doc.to_string(),
     })
 }
 

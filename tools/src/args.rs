@@ -127,6 +127,11 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: ScrubCommand,
     },
+    /// Devices: replace a failed or missing device and rebuild it
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
     /// Users: create, list, delete (administrators only)
     User {
         #[command(subcommand)]
@@ -137,6 +142,12 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: KeyCommand,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeviceCommand {
+    /// Format NEW into the set in place of OLD (index or path) and rebuild it while serving
+    Replace { old: String, new: String },
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,15 +1,18 @@
-//! `admin status`, `admin scrub start|pause|status`, `admin user create|list|delete`, `admin key create|list|delete`.
+//! `admin status`, `admin scrub start|pause|status`, `admin device replace OLD NEW`, `admin user create|list|delete`, `admin key create|list|delete`.
 
 use anyhow::Result;
 use ringstore_client::Client;
 
-use crate::args::{AdminCommand, KeyCommand, ScrubCommand, UserCommand};
+use crate::args::{AdminCommand, DeviceCommand, KeyCommand, ScrubCommand, UserCommand};
 use crate::cmd::format_ms;
 
 pub async fn admin(c: &Client, command: AdminCommand) -> Result<()> {
     match command {
         AdminCommand::Status => println!("{}", c.admin_status().await?),
         AdminCommand::Scrub { command } => scrub(c, command).await?,
+        AdminCommand::Device {
+            command: DeviceCommand::Replace { old, new },
+        } => println!("{}", c.device_replace(&old, &new).await?),
         AdminCommand::User { command } => user(c, command).await?,
         AdminCommand::Key { command } => key(c, command).await?,
     }
