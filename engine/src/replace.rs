@@ -1,6 +1,6 @@
 //! Replacing a device: the new device is formatted into the set at the old one's index,
 //! every executor opens it in place of the old one, every partition writes its newest
-//! root there, and a scrub pass rebuilds every block that lived on the old device (its
+//! root there, and a scrub pass (not rate-capped) rebuilds every block that lived on the old device (its
 //! blocks read as invalid on the fresh device and are rewritten from the other shards),
 //! while the set keeps serving.
 
@@ -27,7 +27,7 @@ impl Handle {
         }
         self.shared.devices[index].mark_up();
         tracing::info!(device = index, path = %new.display(), "device replaced: rebuilding");
-        self.scrub_start();
+        self.shared.scrub.start_rebuild();
         Ok(index)
     }
 

@@ -73,6 +73,9 @@ pub struct ScrubControl {
     pub interval_secs: AtomicU64,
     /// Bumped by every start command; a partition that sees it change starts a pass.
     pub start_epoch: AtomicU64,
+    /// Bumped by a device replacement: the pass it starts is not rate-capped, so the set
+    /// is back to full redundancy as soon as the devices allow.
+    pub rebuild_epoch: AtomicU64,
     pub partitions: Mutex<Vec<PartitionScrub>>,
     /// Stripes a read rebuilt, per partition, with the user bytes each carries if known.
     repairs: Mutex<Vec<Vec<StripeId>>>,
@@ -87,6 +90,7 @@ impl ScrubControl {
             rate_bytes_per_sec: AtomicU64::new(d.rate_bytes_per_sec),
             interval_secs: AtomicU64::new(d.interval_secs),
             start_epoch: AtomicU64::new(0),
+            rebuild_epoch: AtomicU64::new(0),
             partitions: Mutex::new(vec![PartitionScrub::default(); partitions]),
             repairs: Mutex::new(vec![Vec::new(); partitions]),
         }
@@ -104,6 +108,12 @@ impl ScrubControl {
     pub fn start(&self) {
         self.paused.store(false, Ordering::Relaxed);
         self.start_epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Starts an uncapped pass on every partition: a device was replaced.
+    pub fn start_rebuild(&self) {
+        self.rebuild_epoch.fetch_add(1, Ordering::Relaxed);
+        self.start();
     }
 
     pub fn pause(&self) {
@@ -137,6 +147,8 @@ impl ScrubControl {
 struct Throttle {
     since: Instant,
     bytes: u64,
+    /// A rebuild pass: no cap.
+    unlimited: bool,
 }
 
 impl Throttle {
@@ -144,6 +156,7 @@ impl Throttle {
         Throttle {
             since: Instant::now(),
             bytes: 0,
+            unlimited: false,
         }
     }
 
@@ -154,7 +167,10 @@ impl Throttle {
         let spent = self.since.elapsed();
         if spent > Duration::from_secs(10) {
             // Forget old history so an idle spell does not buy a burst.
-            *self = Throttle::new();
+            (self.since, self.bytes) = (Instant::now(), 0);
+        }
+        if self.unlimited {
+            return None;
         }
         due.checked_sub(spent).filter(|d| !d.is_zero())
     }
@@ -175,6 +191,7 @@ impl Partition {
         let control = &self.shared.scrub;
         let mut progress = self.load_progress().await;
         let mut seen_epoch = control.start_epoch.load(Ordering::Relaxed);
+        let mut seen_rebuild = control.rebuild_epoch.load(Ordering::Relaxed);
         let mut throttle = Throttle::new();
         self.publish(&progress, "idle");
         while !self.stopping.get() {
@@ -187,6 +204,12 @@ impl Partition {
             let epoch = control.start_epoch.load(Ordering::Relaxed);
             let asked = epoch != seen_epoch;
             seen_epoch = epoch;
+            let rebuild = control.rebuild_epoch.load(Ordering::Relaxed);
+            if rebuild != seen_rebuild {
+                // A replacement while a pass runs: the rest of it and the next are uncapped.
+                seen_rebuild = rebuild;
+                throttle.unlimited = true;
+            }
             if progress.phase == Phase::Done && (asked || self.pass_due(&progress)) {
                 progress.pass += 1;
                 progress.pass_started_ms = now_ms();
@@ -206,6 +229,7 @@ impl Partition {
             match self.run_pass(&mut progress, &mut throttle).await {
                 Ok(()) => {
                     self.shared.stats.scrub_passes.inc();
+                    throttle.unlimited = rebuild != control.rebuild_epoch.load(Ordering::Relaxed);
                     tracing::info!(
                         partition = self.id,
                         pass = progress.pass,
