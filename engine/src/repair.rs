@@ -160,17 +160,47 @@ impl Partition {
         {
             return check;
         }
-        let results = join_all(writes.into_iter().map(|(s, r, buf)| {
+        let runs = self.coalesce(writes);
+        let results = join_all(runs.into_iter().map(|(s, r, rows, buf)| {
             let dev = g.device_of(id.extent, s);
             let at = self.dev.offset(id.extent, id.first_block + r as u32);
-            async move { self.dev.write(dev, at, buf).await }
+            async move { (rows, self.dev.write(dev, at, buf).await) }
         }))
         .await;
-        check.repaired = results.iter().filter(|r| r.is_ok()).count() as u64;
-        check.unrecoverable += results.iter().filter(|r| r.is_err()).count() as u64;
+        let ok = |r: &&(u64, std::io::Result<()>)| r.1.is_ok();
+        check.repaired = results.iter().filter(ok).map(|r| r.0).sum();
+        check.unrecoverable += results
+            .iter()
+            .filter(|r| r.1.is_err())
+            .map(|r| r.0)
+            .sum::<u64>();
         check
     }
 
+    /// Joins rebuilt blocks of one shard in consecutive rows into one write each, so a
+    /// rebuilt device takes stripe-sized writes: (shard, first row, rows, buffer).
+    fn coalesce(
+        &self,
+        mut blocks: Vec<(usize, usize, Vec<u8>)>,
+    ) -> Vec<(usize, usize, u64, glommio::io::DmaBuffer)> {
+        blocks.sort_by_key(|b| (b.0, b.1));
+        let mut runs: Vec<(usize, usize, Vec<Vec<u8>>)> = Vec::new();
+        for (s, r, b) in blocks {
+            match runs.last_mut() {
+                Some(run) if run.0 == s && run.1 + run.2.len() == r => run.2.push(b),
+                _ => runs.push((s, r, vec![b])),
+            }
+        }
+        runs.into_iter()
+            .map(|(s, r, bs)| {
+                let mut buf = self.dev.alloc(bs.len() * BLOCK_BYTES);
+                for (i, b) in bs.iter().enumerate() {
+                    buf.as_bytes_mut()[i * BLOCK_BYTES..(i + 1) * BLOCK_BYTES].copy_from_slice(b);
+                }
+                (s, r, bs.len() as u64, buf)
+            })
+            .collect()
+    }
     /// The stripe's user byte count: given, or read from the (verified or rebuilt) batch
     /// header of a log stripe.
     fn stripe_len(
@@ -195,14 +225,7 @@ impl Partition {
     }
 
     /// Block `row` of `shard` with payload `p`, sealed with the header its place demands.
-    fn sealed(
-        &self,
-        id: &StripeId,
-        shard: usize,
-        row: usize,
-        len: usize,
-        p: &[u8],
-    ) -> glommio::io::DmaBuffer {
+    fn sealed(&self, id: &StripeId, shard: usize, row: usize, len: usize, p: &[u8]) -> Vec<u8> {
         let g = self.dev.geometry;
         let used = if shard < g.data_shards {
             let at = (shard * id.rows as usize + row) * BLOCK_PAYLOAD_BYTES;
@@ -210,11 +233,9 @@ impl Partition {
         } else {
             BLOCK_PAYLOAD_BYTES
         };
-        let mut buf = self.dev.alloc(BLOCK_BYTES);
-        let block = buf.as_bytes_mut();
-        block.fill(0);
-        payload_mut(block).copy_from_slice(p);
-        id.header(shard, row, used as u16).seal(block);
-        buf
+        let mut block = vec![0u8; BLOCK_BYTES];
+        payload_mut(&mut block).copy_from_slice(p);
+        id.header(shard, row, used as u16).seal(&mut block);
+        block
     }
 }
