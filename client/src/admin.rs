@@ -1,9 +1,11 @@
-//! Session and admin operations: ping (0x0003), admin status (0x0F01), and users and
+//! Session and admin operations: ping (0x0003), admin status (0x0F01), scrub
+//! (0x0F02..=0x0F04), and users and
 //! access keys (0x0F10..=0x0F16, administrators only).
 
 use ringstore_proto::{
-    AccessKeyInfo, AdminStatus, KeyCreate, KeyDelete, KeyInfo, KeyList, KeyLookup, NewAccessKey,
-    Ping, UserCreate, UserDelete, UserInfo, UserList,
+    AccessKeyInfo, AdminStatus, DeviceReplace, KeyCreate, KeyDelete, KeyInfo, KeyList, KeyLookup,
+    NewAccessKey, Ping, ScrubPause, ScrubStart, ScrubStatus, UserCreate, UserDelete, UserInfo,
+    UserList,
 };
 
 use crate::{Client, Error};
@@ -19,6 +21,33 @@ impl Client {
     pub async fn admin_status(&self) -> Result<String, Error> {
         let response = self.retried(&AdminStatus::default()).await?;
         Ok(response.json)
+    }
+
+    /// Starts (or resumes) a scrub pass; `rate_bytes_per_sec` changes the rate cap first.
+    /// Returns the scrub state as JSON.
+    pub async fn scrub_start(&self, rate_bytes_per_sec: Option<u64>) -> Result<String, Error> {
+        let json = match rate_bytes_per_sec {
+            Some(r) => format!("{{\"rate_bytes_per_sec\":{r}}}"),
+            None => String::new(),
+        };
+        Ok(self.retried(&ScrubStart { json }).await?.json)
+    }
+
+    /// Pauses the scrub; returns its state as JSON.
+    pub async fn scrub_pause(&self) -> Result<String, Error> {
+        Ok(self.retried(&ScrubPause::default()).await?.json)
+    }
+
+    /// The scrub's counters and each partition's state and position, as JSON.
+    pub async fn scrub_status(&self) -> Result<String, Error> {
+        Ok(self.retried(&ScrubStatus::default()).await?.json)
+    }
+
+    /// Replaces device `old` (index or path) with `new` and starts its rebuild. Not
+    /// retried: the new device is formatted once.
+    pub async fn device_replace(&self, old: &str, new: &str) -> Result<String, Error> {
+        let json = serde_json::json!({ "old": old, "new": new }).to_string();
+        Ok(self.once(&DeviceReplace { json }).await?.json)
     }
 
     /// Creates a user (`UserAlreadyExists`, `InvalidUserName`, `TooManyUsers`). Not

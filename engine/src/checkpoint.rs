@@ -239,8 +239,16 @@ impl Partition {
                 self.id
             )));
         }
-        self.decode_checkpoint(&bytes)
-            .map_err(|e| Error::DataUnavailable(format!("partition {} checkpoint: {e}", self.id)))
+        self.decode_checkpoint(&bytes).map_err(|e| {
+            Error::DataUnavailable(format!("partition {} checkpoint: {e}", self.id))
+        })?;
+        // The image's extent table was taken before the checkpoint took its own extents:
+        // their generations come from the root, or a later use would repeat one.
+        let mut st = self.st.borrow_mut();
+        for r in &root.checkpoint_runs {
+            st.extents.get_mut(&r.extent).expect("owned").generation = r.generation;
+        }
+        Ok(())
     }
 
     fn decode_checkpoint(&self, bytes: &[u8]) -> Result<(), crate::record::RecordError> {

@@ -89,3 +89,17 @@ pub const PREFILL_CHUNK_BYTES: usize = 1024 * 1024;
 pub const VIEWS_PER_PARTITION_MAX: usize = 16;
 /// Keys a snapshot view returns per page (each with all its versions).
 pub const SNAPSHOT_PAGE_KEYS: usize = 256;
+
+/// Scrub progress records (one block per partition) follow the root slots.
+pub const SCRUB_PROGRESS_SLOT_FIRST: u64 = 2 * PARTITION_COUNT_MAX as u64;
+const _: () = assert!(
+    ROOT_SLOTS_OFFSET_BYTES as usize
+        + (SCRUB_PROGRESS_SLOT_FIRST as usize + PARTITION_COUNT_MAX) * BLOCK_BYTES
+        <= EXTENTS_OFFSET_BYTES as usize
+);
+/// Scrub reads at most this many bytes per second across the device set, by default.
+pub const SCRUB_RATE_BYTES_PER_SEC_DEFAULT: u64 = 64 * 1024 * 1024;
+/// A full scrub pass starts this long after the previous one started, by default (3 days).
+pub const SCRUB_INTERVAL_SECS_DEFAULT: u64 = 3 * 24 * 3600;
+/// Stripes a partition remembers for repair after a read had to rebuild them.
+pub const REPAIR_QUEUE_MAX: usize = 1024;

@@ -697,6 +697,37 @@ pub fn format(paths: &[PathBuf], opts: &FormatOptions) -> Result<Layout, FormatE
     Ok(layout)
 }
 
+/// Formats `path` as device `index` of the set `layout` describes, to replace a failed
+/// or lost device: sized and allocated like `format` does (zeros written over it when
+/// `prefill`), root slots zeroed, both superblock copies written with a new device id,
+/// fsynced. Its extents hold no valid block until they are rebuilt. A path that already
+/// holds a ringstore superblock is refused. Returns the new device id.
+pub fn format_replacement(
+    layout: &Layout,
+    index: usize,
+    path: &Path,
+    prefill: bool,
+) -> Result<u64, FormatError> {
+    assert!(index < layout.device_count());
+    let target = Target::inspect(path)?;
+    target.refuse_if_formatted()?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(target.block_bytes.is_none())
+        .open(path)
+        .map_err(io_error(path, "open"))?;
+    let opts = FormatOptions {
+        prefill,
+        ..FormatOptions::default()
+    };
+    prepare(&target, &file, layout, &opts)?;
+    let device_id = random_nonzero();
+    write_superblocks(path, &file, &layout.superblock(index, device_id))?;
+    sync_directories(std::slice::from_ref(&target))?;
+    Ok(device_id)
+}
+
 /// Sizes a regular file (or checks a block device), and zeroes the root slots.
 fn prepare(
     target: &Target,

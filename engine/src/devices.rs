@@ -15,7 +15,8 @@ use crate::device_set::{Identified, Layout};
 use crate::stripe::Geometry;
 
 pub struct Devices {
-    files: Vec<Option<Rc<DmaFile>>>,
+    /// One per device index; replaced when a device is (`attach`).
+    files: RefCell<Vec<Option<Rc<DmaFile>>>>,
     failed: RefCell<Vec<bool>>,
     pub layout: Layout,
     pub geometry: Geometry,
@@ -47,7 +48,7 @@ impl Devices {
         };
         Ok(Devices {
             failed: RefCell::new(vec![false; files.len()]),
-            files,
+            files: RefCell::new(files),
             layout: id.layout,
             geometry,
             shared,
@@ -55,7 +56,7 @@ impl Devices {
     }
 
     pub fn count(&self) -> usize {
-        self.files.len()
+        self.files.borrow().len()
     }
 
     /// Devices that can be read and written now.
@@ -64,12 +65,25 @@ impl Devices {
     }
 
     pub fn is_up(&self, dev: usize) -> bool {
-        self.files[dev].is_some() && !self.failed.borrow()[dev]
+        self.files.borrow()[dev].is_some() && !self.failed.borrow()[dev]
     }
 
-    fn file(&self, dev: usize) -> io::Result<&Rc<DmaFile>> {
-        match &self.files[dev] {
-            Some(f) if !self.failed.borrow()[dev] => Ok(f),
+    /// Opens `path` (a device just formatted into the set as index `dev`) in place of
+    /// what was there, on this executor, and counts it up.
+    pub async fn attach(&self, dev: usize, path: &std::path::Path) -> io::Result<()> {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .dma_open(path)
+            .await?;
+        self.files.borrow_mut()[dev] = Some(Rc::new(f));
+        self.failed.borrow_mut()[dev] = false;
+        Ok(())
+    }
+
+    fn file(&self, dev: usize) -> io::Result<Rc<DmaFile>> {
+        match &self.files.borrow()[dev] {
+            Some(f) if !self.failed.borrow()[dev] => Ok(f.clone()),
             Some(_) => Err(io::Error::other(format!("device {dev} has failed"))),
             None => Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -93,8 +107,8 @@ impl Devices {
     /// undefined: writers fill every byte (stripe encoding writes whole blocks).
     pub fn alloc(&self, len: usize) -> DmaBuffer {
         assert!(len.is_multiple_of(BLOCK_BYTES) && len > 0);
-        let f = self
-            .files
+        let files = self.files.borrow();
+        let f = files
             .iter()
             .flatten()
             .next()

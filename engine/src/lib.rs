@@ -23,6 +23,9 @@
 //! - `shared`: bucket cache and counters every core reads.
 //! - `compaction`, `relocate`: background checkpoints and compaction (large objects move
 //!   only their stripes in the extent being emptied).
+//! - `replace`: formatting a new device into the set and rebuilding it.
+//! - `scrub`, `scrub_progress`, `repair`: the background scrub, its persisted progress,
+//!   and verifying a whole stripe and rewriting its bad blocks from parity.
 //! - `runtime`: executors, inboxes and the `Handle`.
 //! - `failpoint`: named crash points for crash tests (feature `failpoints`, off by default).
 //! - `fuzz_api`: the pure decoders of the on-disk formats, for `tests/fuzz/`.
@@ -47,7 +50,11 @@ pub mod placement;
 pub mod record;
 pub mod recovery;
 pub mod relocate;
+pub mod repair;
+pub mod replace;
 pub mod runtime;
+pub mod scrub;
+pub mod scrub_progress;
 pub mod shared;
 pub mod snapshot;
 pub mod state;
@@ -58,4 +65,5 @@ pub mod versions;
 pub use api::*;
 pub use error::Error;
 pub use runtime::{Engine, EngineConfig, GetReply, Handle, PartitionStatus};
+pub use scrub::{PartitionScrub, ScrubConfig};
 pub use snapshot::Snapshot;

@@ -251,7 +251,11 @@ impl Partition {
             };
             match good {
                 Some(p) => payloads.extend_from_slice(&p),
-                None => payloads.extend_from_slice(&self.rebuild_row(id, span.shard, row).await?),
+                None => {
+                    payloads.extend_from_slice(&self.rebuild_row(id, span.shard, row).await?);
+                    // Rebuilt for this read only: the scrub rewrites it on disk.
+                    self.shared.scrub.queue_repair(*id);
+                }
             }
         }
         Ok(payloads[span.skip..span.skip + span.len].to_vec())

@@ -47,6 +47,8 @@ pub struct EngineConfig {
     /// Pin executor i to CPU i (the default: one executor per core, each on its own).
     pub pin: bool,
     pub hook: Option<ExecutorHook>,
+    /// Background scrub: rate, pass interval, on or off.
+    pub scrub: crate::scrub::ScrubConfig,
 }
 
 impl EngineConfig {
@@ -56,6 +58,7 @@ impl EngineConfig {
             executors: 0,
             pin: true,
             hook: None,
+            scrub: crate::scrub::ScrubConfig::default(),
         }
     }
 }
@@ -143,6 +146,12 @@ pub enum Request {
     Checkpoint {
         reply: Reply<()>,
     },
+    /// Open a replacement device (`replace`).
+    AttachDevice {
+        index: usize,
+        path: PathBuf,
+        reply: Reply<()>,
+    },
     Shutdown {
         reply: Reply<()>,
     },
@@ -190,6 +199,7 @@ impl Engine {
         }
         .clamp(1, partitions);
         let shared = Shared::new(layout, &id.devices);
+        shared.scrub.configure(&cfg.scrub);
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..partitions).map(|_| mpsc::channel(INBOX_DEPTH)).unzip();
         let handle = Handle {
@@ -347,6 +357,9 @@ async fn start_partitions(
         glommio::spawn_local_into(part.clone().background(), background)
             .map_err(|e| Error::Internal(format!("cannot start background work: {e}")))?
             .detach();
+        glommio::spawn_local_into(part.clone().scrub_worker(), background)
+            .map_err(|e| Error::Internal(format!("cannot start the scrub: {e}")))?
+            .detach();
         parts.push(part);
     }
     Ok(parts)
@@ -472,6 +485,9 @@ async fn handle_request(p: Rc<Partition>, req: Request) {
         }
         Request::Checkpoint { reply } => {
             let _ = reply.send(p.checkpoint().await);
+        }
+        Request::AttachDevice { index, path, reply } => {
+            let _ = reply.send(p.attach_device(index, path).await);
         }
         Request::Shutdown { .. } => unreachable!("handled by serve_partition"),
     }
@@ -755,6 +771,21 @@ impl Handle {
             out.push(self.call(p, |reply| Request::Status { reply }).await?);
         }
         Ok(out)
+    }
+
+    /// Starts a scrub pass on every partition now (or resumes a paused one).
+    pub fn scrub_start(&self) {
+        self.shared.scrub.start();
+    }
+
+    /// Pauses the scrub at its next yield point; `scrub_start` resumes it.
+    pub fn scrub_pause(&self) {
+        self.shared.scrub.pause();
+    }
+
+    /// Each partition's scrub state and position.
+    pub fn scrub_status(&self) -> Vec<crate::scrub::PartitionScrub> {
+        self.shared.scrub.status()
     }
 
     /// Writes a checkpoint on every partition now.

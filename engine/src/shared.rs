@@ -47,6 +47,15 @@ pub struct Stats {
     pub rebuilt_blocks: Counter,
     /// Blocks that could not be rebuilt (more shards lost than parity).
     pub unrecoverable_blocks: Counter,
+    /// Blocks and bytes the scrub verified.
+    pub scrub_blocks: Counter,
+    pub scrub_bytes: Counter,
+    /// Blocks the scrub found bad, rewrote, or could not rebuild.
+    pub scrub_corrupt: Counter,
+    pub scrub_repaired: Counter,
+    pub scrub_unrecoverable: Counter,
+    /// Full scrub passes finished (all partitions count theirs).
+    pub scrub_passes: Counter,
 }
 
 /// A bucket as every core sees it.
@@ -86,6 +95,11 @@ impl DeviceHealth {
         }
     }
 
+    /// A replacement took the device's place (its path is still the old one's).
+    pub fn mark_up(&self) {
+        self.state.store(0, Ordering::Relaxed);
+    }
+
     pub fn mark_failed(&self) {
         self.errors.inc();
         self.state.store(2, Ordering::Relaxed);
@@ -98,6 +112,8 @@ pub struct Shared {
     pub devices: Vec<DeviceHealth>,
     pub buckets: ArcSwap<BTreeMap<String, CachedBucket>>,
     pub stats: Stats,
+    /// Scrub settings, commands and per-partition progress.
+    pub scrub: crate::scrub::ScrubControl,
 }
 
 impl Shared {
@@ -118,6 +134,7 @@ impl Shared {
             devices,
             buckets: ArcSwap::from_pointee(BTreeMap::new()),
             stats: Stats::default(),
+            scrub: crate::scrub::ScrubControl::new(layout.partitions),
         })
     }
 

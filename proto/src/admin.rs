@@ -72,6 +72,11 @@ admin_request!(
     /// ScrubStatus (0x0F04): scrub progress (position, bytes verified, errors repaired).
     ScrubStatus
 );
+admin_request!(
+    /// DeviceReplace (0x0F05): `{"old": index or path, "new": path}`; formats the new
+    /// device into the set and starts rebuilding it.
+    DeviceReplace
+);
 
 #[cfg(test)]
 mod tests {

@@ -42,7 +42,7 @@ pub mod status;
 pub mod user;
 pub mod versioning;
 
-pub use admin::{AdminJson, AdminStatus, ScrubPause, ScrubStart, ScrubStatus};
+pub use admin::{AdminJson, AdminStatus, DeviceReplace, ScrubPause, ScrubStart, ScrubStatus};
 pub use bucket::{
     Acl, BucketInfo, BucketList, CreateBucket, DeleteBucket, GetBucketInfo, HeadBucket,
     ListBuckets, PutBucketAcl, StorageClass,

@@ -17,7 +17,7 @@ pub const OPCODE_FAMILY_COPY: u16 = 0x0500;
 pub const OPCODE_FAMILY_VERSIONING: u16 = 0x0600;
 /// Reserved: bucket inventory configuration and reports.
 pub const OPCODE_FAMILY_INVENTORY: u16 = 0x0700;
-/// Administration: status, scrub, later device replacement.
+/// Administration: status, scrub, device replacement, users and keys.
 pub const OPCODE_FAMILY_ADMIN: u16 = 0x0F00;
 
 macro_rules! opcodes {
@@ -111,6 +111,8 @@ opcodes! {
     ScrubPause = 0x0F03,
     /// Scrub progress. Request empty, response JSON.
     ScrubStatus = 0x0F04,
+    /// Replace a device and rebuild it. Request JSON `{"old", "new"}`, response JSON.
+    DeviceReplace = 0x0F05,
 
     /// Create a user. Request `UserCreate`, response `UserInfo`.
     UserCreate = 0x0F10,

@@ -118,6 +118,7 @@ pub fn access_of(op: Opcode) -> Access {
         | Opcode::ScrubStart
         | Opcode::ScrubPause
         | Opcode::ScrubStatus
+        | Opcode::DeviceReplace
         | Opcode::UserCreate
         | Opcode::UserList
         | Opcode::UserDelete

@@ -67,6 +67,12 @@ pub struct ServeConfig {
     /// Write zeros over the device files once at format so later O_DIRECT writes need no
     /// filesystem allocation. Default true.
     pub prefill: bool,
+    /// Run the background scrub on its schedule. Default true.
+    pub scrub_enabled: bool,
+    /// Device bytes per second the scrub reads at most, across the set. Default 64 MiB/s.
+    pub scrub_rate_bytes_per_sec: u64,
+    /// A full scrub pass starts this long after the previous one started. Default 3 days.
+    pub scrub_interval_secs: u64,
 }
 
 impl Default for ServeConfig {
@@ -89,6 +95,9 @@ impl Default for ServeConfig {
             requests_in_flight_max: 64,
             idle_timeout_secs: 300,
             prefill: true,
+            scrub_enabled: true,
+            scrub_rate_bytes_per_sec: ringstore_engine::constants::SCRUB_RATE_BYTES_PER_SEC_DEFAULT,
+            scrub_interval_secs: ringstore_engine::constants::SCRUB_INTERVAL_SECS_DEFAULT,
         }
     }
 }
@@ -124,6 +133,14 @@ impl ServeConfig {
         anyhow::ensure!(
             !self.http_region.is_empty() && self.http_region.len() <= 64,
             "http_region must be 1 to 64 characters"
+        );
+        anyhow::ensure!(
+            self.scrub_rate_bytes_per_sec >= 4096,
+            "scrub_rate_bytes_per_sec must be ≥ 4096"
+        );
+        anyhow::ensure!(
+            self.scrub_interval_secs >= 1,
+            "scrub_interval_secs must be ≥ 1"
         );
         Ok(())
     }

@@ -28,16 +28,12 @@ use crate::convert::{
 use crate::errors::status_of;
 use crate::listener::ExecutorCtx;
 use crate::metrics;
+use crate::scrub_ops;
 use crate::user_ops;
 use crate::versions;
 
 /// `max_keys` / `max_buckets` of 0 means this many, as OSS.
 const LIST_DEFAULT: usize = 100;
-
-/// The message ScrubStart, ScrubPause and ScrubStatus are refused with.
-const SCRUB_NOT_IMPLEMENTED: &str = "scrub is not implemented yet (the integrity-scrub \
-     issue: a background worker verifying every block and repairing from parity); every \
-     read already verifies its blocks and rebuilds bad ones";
 
 /// A request that failed: the status and the message of its error response.
 #[derive(Debug)]
@@ -121,13 +117,10 @@ pub async fn serve(
             reply(s, op, id, versions::delete_object(h, &body).await).await
         }
         Opcode::AdminStatus => reply(s, op, id, admin_status(&ctx, &body).await).await,
-        Opcode::ScrubStart | Opcode::ScrubPause | Opcode::ScrubStatus => {
-            let failure = Failure {
-                status: Status::NotImplemented,
-                message: SCRUB_NOT_IMPLEMENTED.into(),
-            };
-            reply::<Empty>(s, op, id, Err(failure)).await
-        }
+        Opcode::ScrubStart => reply(s, op, id, scrub_ops::scrub_start(h, &body)).await,
+        Opcode::ScrubPause => reply(s, op, id, scrub_ops::scrub_pause(h, &body)).await,
+        Opcode::ScrubStatus => reply(s, op, id, scrub_ops::scrub_status(h, &body)).await,
+        Opcode::DeviceReplace => reply(s, op, id, scrub_ops::device_replace(h, &body).await).await,
         Opcode::UserCreate => reply(s, op, id, user_ops::user_create(&ctx, &body)).await,
         Opcode::UserList => reply(s, op, id, user_ops::user_list(&ctx, &body)).await,
         Opcode::UserDelete => reply(s, op, id, user_ops::user_delete(&ctx, &body)).await,

@@ -42,6 +42,7 @@ pub mod keys;
 pub mod listener;
 pub mod metrics;
 pub mod metrics_http;
+pub mod scrub_ops;
 pub mod signals;
 pub mod user_ops;
 pub mod users;

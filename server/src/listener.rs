@@ -207,6 +207,11 @@ pub fn start(mut cfg: ServeConfig) -> anyhow::Result<Server> {
     let engine_cfg = EngineConfig {
         executors: cfg.cores,
         hook: Some(make_hook(shared)),
+        scrub: ringstore_engine::ScrubConfig {
+            enabled: cfg.scrub_enabled,
+            rate_bytes_per_sec: cfg.scrub_rate_bytes_per_sec,
+            interval_secs: cfg.scrub_interval_secs,
+        },
         ..EngineConfig::new(prepared.device_paths)
     };
     let engine = Engine::start(engine_cfg).map_err(|e| engine_start_error(&cfg, e))?;

@@ -96,7 +96,7 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
             "queue": "low-share glommio task queue on every executor",
             "workers": {
                 "checkpoint_and_compaction": parts.iter().map(|p| p.background).collect::<Vec<_>>(),
-                "scrub": "not implemented",
+                "scrub": crate::scrub_ops::scrub_json(&ctx.handle),
             },
             "checkpoints": s.checkpoints.get(),
             "compaction_objects_moved": s.compaction_objects_moved.get(),
@@ -168,6 +168,36 @@ pub fn prometheus_text(handle: &Handle, partitions: &[PartitionStatus]) -> Strin
             "ringstore_blocks_unrecoverable_total",
             "Blocks that could not be rebuilt (more shards lost than parity).",
             s.unrecoverable_blocks.get(),
+        ),
+        (
+            "ringstore_scrub_blocks_total",
+            "Blocks the scrub verified.",
+            s.scrub_blocks.get(),
+        ),
+        (
+            "ringstore_scrub_bytes_total",
+            "Device bytes the scrub verified.",
+            s.scrub_bytes.get(),
+        ),
+        (
+            "ringstore_scrub_corrupt_total",
+            "Blocks the scrub found bad.",
+            s.scrub_corrupt.get(),
+        ),
+        (
+            "ringstore_scrub_repaired_total",
+            "Blocks the scrub rewrote from parity.",
+            s.scrub_repaired.get(),
+        ),
+        (
+            "ringstore_scrub_unrecoverable_total",
+            "Blocks the scrub could not rebuild.",
+            s.scrub_unrecoverable.get(),
+        ),
+        (
+            "ringstore_scrub_passes_total",
+            "Full scrub passes finished (one per partition per pass).",
+            s.scrub_passes.get(),
         ),
     ];
     for (name, help, value) in counters {

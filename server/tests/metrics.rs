@@ -124,7 +124,18 @@ fn metrics_endpoint_serves_counters_and_gauges() {
     assert_eq!(objects, 1);
     // Every family is announced once.
     let types = body.lines().filter(|l| l.starts_with("# TYPE")).count();
-    assert_eq!(types, 16, "{body}");
+    assert_eq!(types, 22, "{body}");
+    for family in [
+        "blocks",
+        "bytes",
+        "corrupt",
+        "repaired",
+        "unrecoverable",
+        "passes",
+    ] {
+        let series = format!("ringstore_scrub_{family}_total");
+        assert!(sample(&body, &series).is_some(), "{series} in {body}");
+    }
 
     // The query string is ignored; other paths and methods are refused.
     assert_eq!(get(addr, "/metrics?x=1").0, 200);

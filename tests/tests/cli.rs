@@ -64,11 +64,33 @@ fn cli_round_trips_listing_and_exit_codes() {
         status.contains("\"health\"") && status.contains("\"up\""),
         "{status}"
     );
+    // The scrub verifies every object written above: start a pass, wait (bounded) for
+    // every partition to finish it, pause.
+    let start = ok(&d.cli(&["admin", "scrub", "start"]));
+    assert!(start.contains("\"paused\":false"), "{start}");
+    let partitions = status.matches("\"log_seq\"").count() as u64;
+    let mut scrub = serde_json::Value::Null;
+    for _ in 0..1000 {
+        scrub = serde_json::from_str(&ok(&d.cli(&["admin", "scrub", "status"]))).unwrap();
+        if scrub["passes"].as_u64().unwrap() >= partitions {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(scrub["passes"].as_u64().unwrap() >= partitions, "{scrub}");
+    assert!(
+        scrub["scanned_bytes"].as_u64().unwrap() > 5 << 20,
+        "{scrub}"
+    );
+    assert_eq!(scrub["corrupt_blocks"], 0, "{scrub}");
+    let paused = ok(&d.cli(&["admin", "scrub", "pause"]));
+    assert!(paused.contains("\"paused\":true"), "{paused}");
     let (code, metrics) = ringstore_tests::http_get(&d.metrics, "/metrics");
     assert_eq!(code, 200);
     assert!(
         metrics.contains("ringstore_puts_total")
-            && metrics.contains("ringstore_devices{state=\"up\"} 6"),
+            && metrics.contains("ringstore_devices{state=\"up\"} 6")
+            && metrics.contains("ringstore_scrub_blocks_total"),
         "{metrics}"
     );
     // Errors: a script can tell them apart by exit code.

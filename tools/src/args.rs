@@ -122,6 +122,16 @@ pub enum Command {
 pub enum AdminCommand {
     /// Cores, partitions, devices, capacity, objects and counters (JSON)
     Status,
+    /// Background scrub: start, pause, status (JSON)
+    Scrub {
+        #[command(subcommand)]
+        command: ScrubCommand,
+    },
+    /// Devices: replace a failed or missing device and rebuild it
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
     /// Users: create, list, delete (administrators only)
     User {
         #[command(subcommand)]
@@ -132,6 +142,26 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: KeyCommand,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeviceCommand {
+    /// Format NEW into the set in place of OLD (index or path) and rebuild it while serving
+    Replace { old: String, new: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScrubCommand {
+    /// Start a full pass now (or resume a paused one)
+    Start {
+        /// Rate cap in device bytes per second, across the device set
+        #[arg(long)]
+        rate_bytes_per_sec: Option<u64>,
+    },
+    /// Pause the scrub at its next yield point (start resumes it)
+    Pause,
+    /// Counters, settings and each partition's state and position
+    Status,
 }
 
 #[derive(Subcommand, Debug)]

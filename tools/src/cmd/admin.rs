@@ -1,17 +1,31 @@
-//! `admin status`, `admin user create|list|delete`, `admin key create|list|delete`.
+//! `admin status`, `admin scrub start|pause|status`, `admin device replace OLD NEW`, `admin user create|list|delete`, `admin key create|list|delete`.
 
 use anyhow::Result;
 use ringstore_client::Client;
 
-use crate::args::{AdminCommand, KeyCommand, UserCommand};
+use crate::args::{AdminCommand, DeviceCommand, KeyCommand, ScrubCommand, UserCommand};
 use crate::cmd::format_ms;
 
 pub async fn admin(c: &Client, command: AdminCommand) -> Result<()> {
     match command {
         AdminCommand::Status => println!("{}", c.admin_status().await?),
+        AdminCommand::Scrub { command } => scrub(c, command).await?,
+        AdminCommand::Device {
+            command: DeviceCommand::Replace { old, new },
+        } => println!("{}", c.device_replace(&old, &new).await?),
         AdminCommand::User { command } => user(c, command).await?,
         AdminCommand::Key { command } => key(c, command).await?,
     }
+    Ok(())
+}
+
+async fn scrub(c: &Client, command: ScrubCommand) -> Result<()> {
+    let json = match command {
+        ScrubCommand::Start { rate_bytes_per_sec } => c.scrub_start(rate_bytes_per_sec).await?,
+        ScrubCommand::Pause => c.scrub_pause().await?,
+        ScrubCommand::Status => c.scrub_status().await?,
+    };
+    println!("{json}");
     Ok(())
 }
 
