@@ -339,6 +339,12 @@ impl State {
         let Some(slot) = slot else {
             return Applied::Exists;
         };
+        // A move carries the entry as it was when its data was read; an ACL change
+        // committed since then is the newer word on the ACL (the data is the same object).
+        let entry = &ObjectEntry {
+            acl: slot.acl,
+            ..entry.clone()
+        };
         let old = std::mem::replace(slot, entry.clone());
         self.account(entry, true);
         self.account(&old, false);
@@ -492,6 +498,46 @@ mod tests {
             std::mem::size_of::<ObjectEntry>()
         );
         assert!(std::mem::size_of::<ObjectEntry>() <= 112);
+    }
+
+    #[test]
+    fn relocation_keeps_a_later_acl() {
+        let mut st = State::new(0, 1, 4);
+        let loc = |offset| crate::record::InlineLoc {
+            extent: 0,
+            generation: 1,
+            first_block: 0,
+            rows: 1,
+            seq: 5,
+            offset,
+            len: 3,
+        };
+        let at = |offset| ObjectEntry {
+            data: ObjectData::Inline(loc(offset)),
+            ..entry(10, 3)
+        };
+        st.apply(&Record::ObjectVersionPut {
+            bucket: "b".into(),
+            key: "k".into(),
+            entry: at(0),
+            if_absent: false,
+        });
+        st.apply(&Record::ObjectAclPut {
+            bucket: "b".into(),
+            key: "k".into(),
+            version: 10,
+            acl: ObjectAcl::PublicRead,
+        });
+        // Compaction read the entry before the ACL change and moves it afterwards.
+        st.apply(&Record::ObjectMove {
+            bucket: "b".into(),
+            key: "k".into(),
+            from: loc(0),
+            entry: at(4096),
+        });
+        let e = st.lookup("b", "k").unwrap();
+        assert!(matches!(&e.data, ObjectData::Inline(l) if l.offset == 4096));
+        assert_eq!(e.acl, ObjectAcl::PublicRead);
     }
 
     #[test]

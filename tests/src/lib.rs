@@ -9,13 +9,15 @@ use std::time::{Duration, Instant};
 pub const ACCESS_KEY_ID: &str = "RSTESTACCESSKEY00001";
 pub const SECRET: &str = "test-secret-0123456789abcdefghijklmnopqrstuv";
 
-/// The `ringstore` binary cargo built beside this test.
+/// The `ringstore` binary cargo built beside this test (in the profile directory, the
+/// parent of a test's `deps/`) or beside a bin target of this crate.
 pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target profile directory");
+    let beside = exe.parent().expect("executable directory");
+    let dir = match beside.file_name() {
+        Some(name) if name == "deps" => beside.parent().expect("target profile directory"),
+        _ => beside,
+    };
     let bin = dir.join("ringstore");
     assert!(
         bin.exists(),
