@@ -6,6 +6,7 @@
 # the tables BENCHMARKS.md quotes.
 #
 # Knobs (environment):
+#   RB_DEVICE_SIZE size of each of ringstore's six device files (default 1GiB)
 #   RB_DURATION    measured time of each ringbench run (default 10s), after RB_WARMUP (2s)
 #   RB_FIO_RUNTIME seconds per fio job (default 10)
 #   RB_SCALE=1     also the 10-million-object memory / restart measurement (minutes)
@@ -134,7 +135,7 @@ if ! skipped binary || ! skipped http; then
     rm -rf "$data"
     port=$(free_port)
     http_port=$(free_port)
-    args=(serve --data-dir "$data" --device-size 1GiB --cores 2 --listen "127.0.0.1:$port"
+    args=(serve --data-dir "$data" --device-size "${RB_DEVICE_SIZE:-1GiB}" --cores 2 --listen "127.0.0.1:$port"
           --metrics-listen "")
     has_http=false
     if "$ringstore" serve --help | grep -q -- --http-listen; then

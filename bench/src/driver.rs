@@ -321,7 +321,14 @@ async fn worker(id: u64, mut session: Session, plan: Arc<Plan>) -> Stats {
         let measured = start >= plan.measure_start;
         if measured {
             if let Some(n) = plan.ops {
-                if plan.claimed.fetch_add(1, Ordering::Relaxed) >= n {
+                // Claim only below the limit: a refused claim must not count, or a later
+                // give-back (no key fit) could leave fewer than `n` operations done.
+                let claim = |c: u64| (c < n).then_some(c + 1);
+                if plan
+                    .claimed
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, claim)
+                    .is_err()
+                {
                     break;
                 }
             }
