@@ -223,7 +223,18 @@ async fn put_object(h: &Handle, put: Put) -> Result<ObjectMeta, Failure> {
 
 /// Sends the GetObjectResponse, then the body in chunk frames of at most 1 MiB.
 async fn get_object(h: &Handle, sink: &mut FrameSink, op: u16, id: u64, body: &[u8]) {
-    let reply = match start_get(h, body).await {
+    send_get(sink, op, id, start_get(h, body).await).await
+}
+
+/// Answers a started download (GetObject or GetObjectVersion): the error, or the
+/// GetObjectResponse followed by the body in chunk frames.
+pub(crate) async fn send_get(
+    sink: &mut FrameSink,
+    op: u16,
+    id: u64,
+    started: Result<GetReply, Failure>,
+) {
+    let reply = match started {
         Ok(reply) => reply,
         Err(f) => {
             sink.error(op, id, f.status, &f.message).await;
@@ -250,7 +261,7 @@ async fn start_get(h: &Handle, body: &[u8]) -> Result<GetReply, Failure> {
     )
 }
 
-pub(crate) async fn stream_body(
+async fn stream_body(
     sink: &mut FrameSink,
     op: u16,
     id: u64,

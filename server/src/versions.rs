@@ -5,10 +5,9 @@ use ringstore_engine::{GetReply, Handle, ListVersionsParams};
 use ringstore_proto::constants::LIST_KEYS_MAX;
 use ringstore_proto::versioning::VERSION_PAGE_BYTES_MAX;
 use ringstore_proto::{
-    Body, BucketVersioning, DeleteObjectVersion, DeleteVersionResult, Empty, FrameHeader,
-    GetBucketVersioning, GetObjectAcl, GetObjectResponse, GetObjectVersion, HeadObjectVersion,
-    ListObjectVersions, ObjectAclResponse, ObjectMeta, PutBucketVersioning, PutObjectAcl, Status,
-    VersionPage,
+    Body, BucketVersioning, DeleteObjectVersion, DeleteVersionResult, Empty, GetBucketVersioning,
+    GetObjectAcl, GetObjectVersion, HeadObjectVersion, ListObjectVersions, ObjectAclResponse,
+    ObjectMeta, PutBucketVersioning, PutObjectAcl, VersionPage,
 };
 
 use crate::connection::FrameSink;
@@ -16,7 +15,7 @@ use crate::convert::{
     meta_to_proto, object_acl_from_proto, object_acl_to_proto, range_from_proto, version_to_proto,
     versioning_from_proto, versioning_to_proto,
 };
-use crate::dispatch::{stream_body, Failure};
+use crate::dispatch::{send_get, Failure};
 
 /// `max_keys` of 0 means this many, as OSS.
 const LIST_DEFAULT: usize = 100;
@@ -73,23 +72,7 @@ pub async fn delete_object(h: &Handle, body: &[u8]) -> Result<DeleteVersionResul
 
 /// Sends the GetObjectResponse, then the body in chunk frames, as GetObject.
 pub async fn get_object(h: &Handle, sink: &mut FrameSink, op: u16, id: u64, body: &[u8]) {
-    let reply = match start_get(h, body).await {
-        Ok(reply) => reply,
-        Err(f) => {
-            sink.error(op, id, f.status, &f.message).await;
-            return;
-        }
-    };
-    let len = reply.len;
-    let message = GetObjectResponse {
-        meta: meta_to_proto(reply.meta),
-        range_start: reply.start,
-        range_len: len,
-    };
-    let header = FrameHeader::response(op, id, Status::Ok).more(len > 0);
-    if sink.message(header, &message).await {
-        stream_body(sink, op, id, len, reply.body).await;
-    }
+    send_get(sink, op, id, start_get(h, body).await).await
 }
 
 async fn start_get(h: &Handle, body: &[u8]) -> Result<GetReply, Failure> {
