@@ -331,23 +331,29 @@ impl Root {
 }
 
 impl Partition {
+    /// Writes one block (`bytes`, `BLOCK_BYTES` long) at `at` on every device that is up;
+    /// returns on how many it succeeded.
+    pub(crate) async fn write_block_on_every_device(&self, at: u64, bytes: &[u8]) -> usize {
+        let writes = (0..self.dev.count())
+            .filter(|&d| self.dev.is_up(d))
+            .map(|d| {
+                let mut buf = self.dev.alloc(BLOCK_BYTES);
+                buf.as_bytes_mut().copy_from_slice(bytes);
+                async move { self.dev.write(d, at, buf).await }
+            });
+        futures::future::join_all(writes)
+            .await
+            .iter()
+            .filter(|r| r.is_ok())
+            .count()
+    }
+
     /// Writes `root` to its slot on every healthy device and flushes. Data the root points
     /// at must already be durable.
     pub async fn write_root(&self, root: &Root) -> Result<(), Error> {
         let bytes = root.encode();
         let at = Root::offset(self.id, root.root_seq);
-        let writes = (0..self.dev.count())
-            .filter(|&d| self.dev.is_up(d))
-            .map(|d| {
-                let mut buf = self.dev.alloc(BLOCK_BYTES);
-                buf.as_bytes_mut().copy_from_slice(&bytes);
-                async move { self.dev.write(d, at, buf).await }
-            });
-        let ok = futures::future::join_all(writes)
-            .await
-            .iter()
-            .filter(|r| r.is_ok())
-            .count();
+        let ok = self.write_block_on_every_device(at, &bytes).await;
         if ok < self.write_quorum() {
             return Err(Error::Io(format!(
                 "root of partition {} reached only {ok} devices",

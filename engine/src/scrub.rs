@@ -650,18 +650,7 @@ impl Partition {
         p.write_seq += 1;
         let bytes = p.encode();
         let at = Progress::offset(self.id);
-        let writes = (0..self.dev.count())
-            .filter(|&d| self.dev.is_up(d))
-            .map(|d| {
-                let mut buf = self.dev.alloc(BLOCK_BYTES);
-                buf.as_bytes_mut().copy_from_slice(&bytes);
-                async move { self.dev.write(d, at, buf).await }
-            });
-        let ok = futures::future::join_all(writes)
-            .await
-            .iter()
-            .filter(|r| r.is_ok())
-            .count();
+        let ok = self.write_block_on_every_device(at, &bytes).await;
         if ok == 0 {
             tracing::warn!(partition = self.id, "scrub progress could not be saved");
         }
