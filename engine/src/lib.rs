@@ -17,6 +17,7 @@
 //! - `block`, `stripe`: block headers with CRC32C, Reed-Solomon stripes.
 //! - `record`, `state`: log records, the in-memory index (each key's chain of versions)
 //!   and how records change it.
+//! - `listing`: the k-way merge of the partitions' sorted shares of a listing.
 //! - `versions`, `snapshot`: version listings and object ACLs; snapshot views for
 //!   inventory scans.
 //! - `partition`, `log`, `object_io`, `checkpoint`, `recovery`: one partition's work.
@@ -43,6 +44,7 @@ pub mod error;
 pub mod failpoint;
 #[doc(hidden)]
 pub mod fuzz_api;
+pub mod listing;
 pub mod log;
 pub mod object_io;
 pub mod partition;

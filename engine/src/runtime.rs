@@ -512,6 +512,16 @@ impl Handle {
         rx.await.map_err(|_| Error::ShuttingDown)?
     }
 
+    /// Sends the request `make` builds to every partition and gathers the answers in
+    /// partition order.
+    pub(crate) async fn call_all<T>(
+        &self,
+        make: impl Fn(Reply<T>) -> Request,
+    ) -> Result<Vec<T>, Error> {
+        let calls = (0..self.partitions()).map(|p| self.call(p, &make));
+        futures::future::try_join_all(calls).await
+    }
+
     /// Queues a request without waiting for the answer (from `Drop`). If the inbox is
     /// full, a short-lived thread waits for room, so the request is never lost.
     pub(crate) fn send_nowait<T>(&self, partition: usize, make: impl FnOnce(Reply<T>) -> Request) {
@@ -625,46 +635,27 @@ impl Handle {
             return Err(Error::NoSuchBucket(bucket.to_string()));
         }
         let max = params.max_keys.clamp(1, LIST_KEYS_MAX);
-        let calls = (0..self.partitions()).map(|p| {
-            let (bucket, params) = (bucket.to_string(), params.clone());
-            self.call(p, move |reply| Request::List {
-                bucket,
-                params,
+        let shares = self
+            .call_all(|reply| Request::List {
+                bucket: bucket.to_string(),
+                params: params.clone(),
                 limit: max + 1,
                 reply,
             })
-        });
-        let mut shares = Vec::new();
-        for r in futures::future::join_all(calls).await {
-            shares.push(r?.into_iter().peekable());
+            .await?;
+        let merged = crate::listing::merge(shares, max);
+        let mut page = ListPage {
+            is_truncated: merged.is_truncated,
+            ..ListPage::default()
+        };
+        if merged.is_truncated {
+            page.next_marker = merged.items.last().map(|i| i.name().to_string());
         }
-        let mut page = ListPage::default();
-        let mut last: Option<String> = None;
-        let mut taken = 0;
-        loop {
-            let next = shares
-                .iter_mut()
-                .enumerate()
-                .filter_map(|(i, s)| s.peek().map(|it| (i, it.name().to_string())))
-                .min_by(|a, b| a.1.cmp(&b.1));
-            let Some((i, name)) = next else { break };
-            let item = shares[i].next().expect("peeked");
-            if last.as_deref() == Some(name.as_str()) {
-                continue; // a common prefix several partitions reported
-            }
-            if taken == max {
-                page.is_truncated = true;
-                break;
-            }
-            taken += 1;
-            last = Some(name);
+        for item in merged.items {
             match item {
                 ListItem::Object(o) => page.objects.push(o),
                 ListItem::Prefix(p) => page.common_prefixes.push(p),
             }
-        }
-        if page.is_truncated {
-            page.next_marker = last;
         }
         self.shared.stats.lists.inc();
         Ok(page)

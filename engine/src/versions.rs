@@ -260,20 +260,15 @@ impl Handle {
             parse_version_id(&params.version_id_marker)?;
         }
         let max = params.max_keys.clamp(1, LIST_KEYS_MAX);
-        let calls = (0..self.partitions()).map(|p| {
-            let (bucket, params) = (bucket.to_string(), params.clone());
-            self.call(p, move |reply| Request::ListVersions {
-                bucket,
-                params,
+        let shares = self
+            .call_all(|reply| Request::ListVersions {
+                bucket: bucket.to_string(),
+                params: params.clone(),
                 limit: max + 1,
                 reply,
             })
-        });
-        let mut shares = Vec::new();
-        for r in futures::future::join_all(calls).await {
-            shares.push(r?.into_iter().peekable());
-        }
-        Ok(merge_versions(shares, max))
+            .await?;
+        Ok(version_page(crate::listing::merge(shares, max)))
     }
 
     /// A bucket's versioning state.
@@ -298,49 +293,26 @@ impl Handle {
     }
 }
 
-/// Merges the partitions' sorted shares of a version listing into one page of `max`.
-fn merge_versions(
-    mut shares: Vec<std::iter::Peekable<std::vec::IntoIter<crate::versions::VersionItem>>>,
-    max: usize,
-) -> ListVersionsPage {
-    use crate::versions::VersionItem;
-    let mut page = ListVersionsPage::default();
-    let mut last: Option<VersionItem> = None;
-    let mut taken = 0;
-    loop {
-        // A key's versions come from its one partition, in order; ties between partitions
-        // are common prefixes several of them reported.
-        let next = shares
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(i, s)| s.peek().map(|it| (i, it.name().to_string())))
-            .min_by(|a, b| a.1.cmp(&b.1));
-        let Some((i, _)) = next else { break };
-        let item = shares[i].next().expect("peeked");
-        if let (VersionItem::Prefix(p), Some(VersionItem::Prefix(q))) = (&item, &last) {
-            if p == q {
-                continue;
-            }
-        }
-        if taken == max {
-            page.is_truncated = true;
-            break;
-        }
-        taken += 1;
-        match &item {
-            VersionItem::Version(v) => page.versions.push(v.clone()),
-            VersionItem::Prefix(p) => page.common_prefixes.push(p.clone()),
-        }
-        last = Some(item);
-    }
-    if page.is_truncated {
-        match last {
+/// A merged version listing as its page: the markers name the last item taken.
+fn version_page(merged: crate::listing::Merged<VersionItem>) -> ListVersionsPage {
+    let mut page = ListVersionsPage {
+        is_truncated: merged.is_truncated,
+        ..ListVersionsPage::default()
+    };
+    if merged.is_truncated {
+        match merged.items.last() {
             Some(VersionItem::Version(v)) => {
-                page.next_key_marker = Some(v.key);
-                page.next_version_id_marker = Some(v.version_id);
+                page.next_key_marker = Some(v.key.clone());
+                page.next_version_id_marker = Some(v.version_id.clone());
             }
-            Some(VersionItem::Prefix(p)) => page.next_key_marker = Some(p),
+            Some(VersionItem::Prefix(p)) => page.next_key_marker = Some(p.clone()),
             None => {}
+        }
+    }
+    for item in merged.items {
+        match item {
+            VersionItem::Version(v) => page.versions.push(v),
+            VersionItem::Prefix(p) => page.common_prefixes.push(p),
         }
     }
     page
