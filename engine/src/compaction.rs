@@ -93,6 +93,9 @@ impl Partition {
 
     /// Moves the live inline objects out of one retired log extent; returns how many.
     pub async fn compact_log_once(self: &Rc<Self>) -> Result<usize, Error> {
+        // Retired extents with nothing live are free already, candidate or not (after a
+        // restart, the image may name log extents whose objects were all replaced since).
+        self.release_retired_log();
         let Some(extent) = self.compaction_candidate() else {
             return Ok(0);
         };
@@ -110,12 +113,16 @@ impl Partition {
             }
             glommio::yield_if_needed().await;
         }
-        let chain: Vec<u32> = self.log_chain.borrow().clone();
-        let next = self.log.get().next_extent;
-        self.st
-            .borrow_mut()
-            .release_unused(Usage::Log, &[chain, vec![next]].concat());
+        self.release_retired_log();
         Ok(moved)
+    }
+
+    /// Frees the log extents a restart would not replay (not in the chain from the replay
+    /// start on, not the announced next one) that hold no live packed object.
+    pub(crate) fn release_retired_log(&self) {
+        let mut keep = self.log_chain.borrow().clone();
+        keep.push(self.log.get().next_extent);
+        self.st.borrow_mut().release_unused(Usage::Log, &keep);
     }
 
     /// Reads one packed object and writes it again through the log (an ObjectMove record,

@@ -106,6 +106,7 @@ impl Partition {
             st.recount();
             st.release_unused(Usage::Data, &[]);
         }
+        self.release_retired_log();
         if self.id == 0 {
             self.shared.publish_buckets(&self.st.borrow().buckets);
         }
