@@ -82,9 +82,15 @@ impl Daemon {
     /// Starts a daemon with the HTTP adapter on a fresh data directory whose six device
     /// files are `device_size` each (for example "32MiB"; the default is 128MiB).
     pub fn start_http_sized(device_size: &str) -> Daemon {
+        Daemon::start_http_sized_in(&scratch(), device_size)
+    }
+
+    /// `start_http_sized` with the data directory made under `parent` (for example a
+    /// small file system mounted for the test).
+    pub fn start_http_sized_in(parent: &Path, device_size: &str) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("daemon-http")
-            .tempdir_in(scratch())
+            .tempdir_in(parent)
             .unwrap();
         let http = Some(format!("127.0.0.1:{}", free_port()));
         let mut d = Daemon::spawn_sized(dir.path(), http, None, device_size);

@@ -7,8 +7,9 @@
 //!   full set, and after deleting enough, PUTs succeed again.
 //! - Sustained overwrites of a live set much smaller than the set, several times its
 //!   capacity in total, never hit StorageFull.
-//! - The same on a loop-mounted ext4 file system too small for the device files (skipped
-//!   with a printed reason where mounting is impossible).
+//! - Device files on a small loop-mounted ext4 (skipped, with the reason printed, where
+//!   mounting is impossible): a file system too small for them is refused at format with
+//!   ENOSPC named; on one that holds them the device set fills as above.
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -244,4 +245,112 @@ async fn sustained_overwrites_of_a_small_live_set_never_fill_the_set() {
             .unwrap();
         assert!(got == content(size(key), n), "k{key} is not write {n}");
     }
+}
+
+/// A small ext4 file system on a loop device, unmounted (and its image removed) on drop.
+struct LoopFs {
+    image: std::path::PathBuf,
+    mount: std::path::PathBuf,
+}
+
+impl LoopFs {
+    /// Makes and mounts an ext4 of `mib` MiB under target/, or says why it cannot.
+    fn mount(mib: u64) -> Result<LoopFs, String> {
+        let base = ringstore_tests::scratch().join(format!("loopfs-{}", std::process::id()));
+        std::fs::create_dir_all(&base).map_err(|e| e.to_string())?;
+        let image = base.join("fs.img");
+        let mount = base.join("mnt");
+        std::fs::create_dir_all(&mount).map_err(|e| e.to_string())?;
+        let f = std::fs::File::create(&image).map_err(|e| e.to_string())?;
+        f.set_len(mib << 20).map_err(|e| e.to_string())?;
+        let run = |cmd: &str, args: &[&std::ffi::OsStr]| -> Result<(), String> {
+            let out = std::process::Command::new(cmd)
+                .args(args)
+                .output()
+                .map_err(|e| format!("{cmd}: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{cmd}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        };
+        run(
+            "mkfs.ext4",
+            &["-q".as_ref(), "-F".as_ref(), image.as_os_str()],
+        )?;
+        run(
+            "mount",
+            &[
+                "-o".as_ref(),
+                "loop".as_ref(),
+                image.as_os_str(),
+                mount.as_os_str(),
+            ],
+        )?;
+        Ok(LoopFs { image, mount })
+    }
+}
+
+impl Drop for LoopFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.mount)
+            .status();
+        let _ = std::fs::remove_file(&self.image);
+    }
+}
+
+/// Device files on a small loop-mounted ext4. Format reserves each file's space
+/// (fallocate), so a file system too small for the device set is refused at format with
+/// a clear error, never in the middle of a write; on one that holds the files, the device
+/// set fills and behaves as above (507, nothing lost, deletes, writes again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_files_on_a_small_ext4() {
+    let fs = match LoopFs::mount(224) {
+        Ok(fs) => fs,
+        Err(why) => {
+            eprintln!("skipped: cannot mount a loop ext4 ({why})");
+            return;
+        }
+    };
+    // 6 × 48 MiB do not fit in 224 MiB: refused at format, with the reason.
+    let out = std::process::Command::new(ringstore_tests::binary())
+        .args([
+            "serve",
+            "--device-size",
+            "48MiB",
+            "--no-prefill",
+            "--cores",
+            "1",
+        ])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "",
+            "--metrics-listen",
+            "",
+        ])
+        .arg("--data-dir")
+        .arg(fs.mount.join("too-big"))
+        .env(
+            "RINGSTORE_ROOT_ACCESS_KEY_ID",
+            ringstore_tests::ACCESS_KEY_ID,
+        )
+        .env("RINGSTORE_ROOT_SECRET_ACCESS_KEY", ringstore_tests::SECRET)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    std::fs::remove_dir_all(fs.mount.join("too-big")).unwrap();
+    // 6 × 32 MiB fit: the device set, not the file system, fills.
+    let d = Daemon::start_http_sized_in(&fs.mount, "32MiB");
+    full_set_scenario(&d).await;
+    drop(d);
+    drop(fs);
 }
