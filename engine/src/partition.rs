@@ -76,6 +76,8 @@ pub struct Partition {
     /// Held by whoever runs a reclaim step (the background worker, or a put when space
     /// is low), so steps do not race each other and puts wait for the one running.
     pub reclaim: futures::lock::Mutex<()>,
+    /// Reclaim steps finished so far (puts that waited for one share it).
+    pub reclaim_steps: Cell<u64>,
     /// Puts between their bucket check and their commit, per bucket.
     pub puts_in_flight: RefCell<std::collections::HashMap<String, u32>>,
 }
@@ -110,6 +112,7 @@ impl Partition {
             stopping: Cell::new(false),
             puts_in_flight: RefCell::new(std::collections::HashMap::new()),
             reclaim: futures::lock::Mutex::new(()),
+            reclaim_steps: Cell::new(0),
             background_state: Cell::new("idle"),
         }
     }

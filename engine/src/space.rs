@@ -73,6 +73,7 @@ impl Partition {
             }
         };
         self.background_state.set("idle");
+        self.reclaim_steps.set(self.reclaim_steps.get() + 1);
         if moved > 0 {
             self.shared.stats.compaction_objects_moved.add(moved as u64);
             tracing::debug!(partition = self.id, moved, "compaction step");
@@ -90,9 +91,17 @@ impl Partition {
         }
         self.shared.stats.puts_throttled.inc();
         for _ in 0..RECLAIM_STEPS_PER_PUT_MAX {
+            let steps_seen = self.reclaim_steps.get();
             let _reclaiming = self.reclaim.lock().await;
             // Another put or the background worker may have freed space meanwhile.
             if !self.space_low() {
+                return Ok(());
+            }
+            // A step ended while this put waited for it: the puts that waited share it
+            // (one step per put would let only one put through per step).
+            if self.reclaim_steps.get() != steps_seen
+                && self.free_extents() > EXTENTS_RESERVED_PER_PARTITION
+            {
                 return Ok(());
             }
             if !self.reclaim_step().await {
