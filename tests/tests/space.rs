@@ -299,7 +299,9 @@ impl Drop for LoopFs {
         let _ = std::process::Command::new("umount")
             .arg(&self.mount)
             .status();
-        let _ = std::fs::remove_file(&self.image);
+        if let Some(base) = self.image.parent() {
+            let _ = std::fs::remove_dir_all(base);
+        }
     }
 }
 
