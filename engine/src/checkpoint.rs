@@ -47,7 +47,7 @@ impl Partition {
 
     async fn checkpoint_inner(self: &Rc<Self>) -> Result<(), Error> {
         let start = self.applied.get();
-        self.log_bytes_since_checkpoint.set(0);
+        let log_bytes = self.log_bytes_since_checkpoint.replace(0);
         let mut w = Writer::default();
         w.buf.extend_from_slice(&CHECKPOINT_MAGIC);
         w.u16(CHECKPOINT_VERSION);
@@ -73,23 +73,21 @@ impl Partition {
             }
         }
         let mut out = CheckpointWriter::new(self.clone());
-        let mut cursor: Option<(String, String)> = None;
-        let mut last_bucket: Option<String> = None;
-        loop {
-            let done = self.serialize_slice(&mut w, &mut cursor, &mut last_bucket);
-            out.feed(&mut w.buf).await?;
-            if done {
-                break;
+        let image = self.write_image(w, &mut out).await;
+        let (runs, len, crc, stamp) = match image {
+            Ok(x) if x.0.len() <= ROOT_RUNS_MAX => x,
+            failed => {
+                // No root names these extents: they are free again at once (a checkpoint
+                // that fails when space is short must not leak the space it took).
+                let mut st = self.st.borrow_mut();
+                for e in &out.taken {
+                    st.extents.get_mut(e).expect("owned").usage = Usage::Free;
+                }
+                let since = self.log_bytes_since_checkpoint.get();
+                self.log_bytes_since_checkpoint.set(since + log_bytes);
+                return Err(failed.err().unwrap_or(Error::StorageFull));
             }
-            glommio::yield_if_needed().await;
-        }
-        w.u8(ENTRY_END);
-        out.feed(&mut w.buf).await?;
-        let (runs, len, crc, stamp) = out.finish().await?;
-        crate::failpoint::crash_point!(crate::failpoint::DURING_CHECKPOINT);
-        if runs.len() > ROOT_RUNS_MAX {
-            return Err(Error::StorageFull);
-        }
+        };
         let root = Root {
             partition: self.id,
             root_seq: self.root_seq.get() + 1,
@@ -135,6 +133,30 @@ impl Partition {
             "checkpoint written"
         );
         Ok(())
+    }
+
+    /// Streams the index (after the header already in `w`) into checkpoint stripes and
+    /// flushes them; returns the runs, length, CRC and stamp for the root.
+    async fn write_image(
+        &self,
+        mut w: Writer,
+        out: &mut CheckpointWriter,
+    ) -> Result<(Vec<Run>, u64, u32, u64), Error> {
+        let mut cursor: Option<(String, String)> = None;
+        let mut last_bucket: Option<String> = None;
+        loop {
+            let done = self.serialize_slice(&mut w, &mut cursor, &mut last_bucket);
+            out.feed(&mut w.buf).await?;
+            if done {
+                break;
+            }
+            glommio::yield_if_needed().await;
+        }
+        w.u8(ENTRY_END);
+        out.feed(&mut w.buf).await?;
+        let image = out.finish().await?;
+        crate::failpoint::crash_point!(crate::failpoint::DURING_CHECKPOINT);
+        Ok(image)
     }
 
     /// Serializes up to a slice of entries after `cursor`; true when all are written.
@@ -347,6 +369,8 @@ struct CheckpointWriter {
     stamp: u64,
     staged: Vec<u8>,
     runs: Vec<Run>,
+    /// Every extent taken, so a checkpoint that fails can give them back.
+    taken: Vec<u32>,
     cursor: Option<(u32, u32, u32)>,
     len: u64,
     crc: u32,
@@ -360,6 +384,7 @@ impl CheckpointWriter {
             stamp,
             staged: Vec::new(),
             runs: Vec::new(),
+            taken: Vec::new(),
             cursor: None,
             len: 0,
             crc: 0,
@@ -386,6 +411,7 @@ impl CheckpointWriter {
             Some((e, g, b)) if b + rows <= p.dev.blocks_per_extent() => (e, g, b),
             _ => {
                 let (e, g) = p.take_extent(Usage::Checkpoint)?;
+                self.taken.push(e);
                 (e, g, 0)
             }
         };
@@ -413,12 +439,12 @@ impl CheckpointWriter {
         Ok(())
     }
 
-    async fn finish(mut self) -> Result<(Vec<Run>, u64, u32, u64), Error> {
+    async fn finish(&mut self) -> Result<(Vec<Run>, u64, u32, u64), Error> {
         if !self.staged.is_empty() {
             let data = std::mem::take(&mut self.staged);
             self.write(data).await?;
         }
         self.part.dev.sync(self.part.write_quorum()).await?;
-        Ok((self.runs, self.len, self.crc, self.stamp))
+        Ok((self.runs.clone(), self.len, self.crc, self.stamp))
     }
 }

@@ -13,7 +13,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::block::BlockKind;
-use crate::constants::BLOCK_PAYLOAD_BYTES;
+use crate::constants::{
+    BLOCK_PAYLOAD_BYTES, COMPACTION_MOVES_IN_FLIGHT, EXTENTS_KEPT_FROM_RELOCATION,
+};
 use crate::error::Error;
 use crate::partition::Partition;
 use crate::record::{InlineLoc, ObjectData, ObjectEntry, Record};
@@ -31,9 +33,11 @@ const COMPACT_LIVE_RATIO_SCARCE: f64 = 0.9;
 const CHECKPOINT_LOG_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The live share under which an extent is worth compacting: higher when free extents
-/// are scarce (under a quarter of the partition's).
+/// are scarce (under a quarter of the partition's, or low enough that puts reclaim first).
 fn compaction_limit(st: &crate::state::State) -> f64 {
-    if st.free_extents() * 4 < st.extents.len() {
+    let free = st.free_extents();
+    let low = crate::constants::EXTENTS_RESERVED_PER_PARTITION + crate::constants::EXTENTS_FREE_LOW;
+    if free * 4 < st.extents.len() || free <= low {
         COMPACT_LIVE_RATIO_SCARCE
     } else {
         COMPACT_LIVE_RATIO_MAX
@@ -41,42 +45,25 @@ fn compaction_limit(st: &crate::state::State) -> f64 {
 }
 
 impl Partition {
-    /// The partition's background worker; returns when the partition stops.
+    /// The partition's background worker; returns when the partition stops. While space
+    /// is low and its steps make progress it does not sleep between them.
     pub async fn background(self: Rc<Self>) {
+        let mut progressed = false;
         while !self.stopping.get() {
-            glommio::timer::sleep(BACKGROUND_TICK).await;
+            if progressed && self.space_low() {
+                glommio::yield_if_needed().await;
+            } else {
+                glommio::timer::sleep(BACKGROUND_TICK).await;
+            }
             if self.stopping.get() {
                 break;
             }
-            if self.log_bytes_since_checkpoint.get() > self.checkpoint_threshold() {
-                self.background_state.set("checkpointing");
-                if let Err(e) = self.checkpoint().await {
-                    tracing::error!(partition = self.id, error = %e, "checkpoint failed");
-                }
-            }
-            self.background_state.set("compacting log");
-            match self.compact_log_once().await {
-                Ok(0) => {}
-                Ok(n) => {
-                    self.shared.stats.compaction_objects_moved.add(n as u64);
-                    tracing::debug!(partition = self.id, moved = n, "log extent compacted")
-                }
-                Err(e) => tracing::warn!(partition = self.id, error = %e, "log compaction failed"),
-            }
-            self.background_state.set("compacting data");
-            match self.compact_data_once().await {
-                Ok(0) => {}
-                Ok(n) => {
-                    self.shared.stats.compaction_objects_moved.add(n as u64);
-                    tracing::debug!(partition = self.id, moved = n, "data extent compacted")
-                }
-                Err(e) => tracing::warn!(partition = self.id, error = %e, "data compaction failed"),
-            }
-            self.background_state.set("idle");
+            let _reclaiming = self.reclaim.lock().await;
+            progressed = self.reclaim_step().await;
         }
     }
 
-    fn checkpoint_threshold(&self) -> u64 {
+    pub(crate) fn checkpoint_threshold(&self) -> u64 {
         let owned = self.st.borrow().extents.len() as u64;
         let share = owned * self.dev.layout.extent_bytes * self.dev.count() as u64;
         CHECKPOINT_LOG_BYTES.min(share / 8)
@@ -106,50 +93,71 @@ impl Partition {
 
     /// Moves the live inline objects out of one retired log extent; returns how many.
     pub async fn compact_log_once(self: &Rc<Self>) -> Result<usize, Error> {
+        // Retired extents with nothing live are free already, candidate or not (after a
+        // restart, the image may name log extents whose objects were all replaced since).
+        self.release_retired_log();
         let Some(extent) = self.compaction_candidate() else {
             return Ok(0);
         };
         let victims = self.inline_objects_in(extent).await;
         let mut moved = 0;
-        for (bucket, key, from, entry) in victims {
+        // Moves go out a group at a time so that their records share group commits.
+        for group in victims.chunks(COMPACTION_MOVES_IN_FLIGHT) {
             if self.stopping.get() {
                 break;
             }
-            let id = StripeId {
-                kind: BlockKind::Log,
-                set_id: self.set_id(),
-                partition: self.id,
-                extent: from.extent,
-                generation: from.generation,
-                first_block: from.first_block,
-                rows: from.rows,
-                stamp: from.seq,
-            };
-            let data = self
-                .read_stripe(&id, from.offset as usize, from.len as usize)
-                .await?;
-            let placeholder = InlineLoc { offset: 0, ..from };
-            let entry = ObjectEntry {
-                data: ObjectData::Inline(placeholder),
-                ..entry
-            };
-            let rec = Record::ObjectMove {
-                bucket,
-                key,
-                from,
-                entry,
-            };
-            self.commit(rec, Some(Bytes::from(data)), false).await?;
-            crate::failpoint::crash_point!(crate::failpoint::DURING_COMPACTION);
-            moved += 1;
+            let moves = group.iter().cloned().map(|v| self.move_inline(v));
+            for r in futures::future::join_all(moves).await {
+                r?;
+                moved += 1;
+            }
             glommio::yield_if_needed().await;
         }
-        let chain: Vec<u32> = self.log_chain.borrow().clone();
-        let next = self.log.get().next_extent;
-        self.st
-            .borrow_mut()
-            .release_unused(Usage::Log, &[chain, vec![next]].concat());
+        self.release_retired_log();
         Ok(moved)
+    }
+
+    /// Frees the log extents a restart would not replay (not in the chain from the replay
+    /// start on, not the announced next one) that hold no live packed object.
+    pub(crate) fn release_retired_log(&self) {
+        let mut keep = self.log_chain.borrow().clone();
+        keep.push(self.log.get().next_extent);
+        self.st.borrow_mut().release_unused(Usage::Log, &keep);
+    }
+
+    /// Reads one packed object and writes it again through the log (an ObjectMove record,
+    /// void if the key changed meanwhile).
+    async fn move_inline(
+        &self,
+        (bucket, key, from, entry): (String, String, InlineLoc, ObjectEntry),
+    ) -> Result<(), Error> {
+        let id = StripeId {
+            kind: BlockKind::Log,
+            set_id: self.set_id(),
+            partition: self.id,
+            extent: from.extent,
+            generation: from.generation,
+            first_block: from.first_block,
+            rows: from.rows,
+            stamp: from.seq,
+        };
+        let data = self
+            .read_stripe(&id, from.offset as usize, from.len as usize)
+            .await?;
+        let placeholder = InlineLoc { offset: 0, ..from };
+        let entry = ObjectEntry {
+            data: ObjectData::Inline(placeholder),
+            ..entry
+        };
+        let rec = Record::ObjectMove {
+            bucket,
+            key,
+            from,
+            entry,
+        };
+        self.commit(rec, Some(Bytes::from(data)), false).await?;
+        crate::failpoint::crash_point!(crate::failpoint::DURING_COMPACTION);
+        Ok(())
     }
 
     /// Every object whose bytes are packed in `extent`.
@@ -252,7 +260,13 @@ impl Partition {
         let mut digests = crate::object_io::Digests::new();
         let mut pinned = Vec::new();
         let written = self
-            .put_stripes(entry.size, &mut rx, &mut digests, &mut pinned)
+            .put_stripes(
+                entry.size,
+                &mut rx,
+                &mut digests,
+                &mut pinned,
+                EXTENTS_KEPT_FROM_RELOCATION,
+            )
             .await;
         let read = reader.await;
         let result = async {

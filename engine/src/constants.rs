@@ -103,3 +103,31 @@ pub const SCRUB_RATE_BYTES_PER_SEC_DEFAULT: u64 = 64 * 1024 * 1024;
 pub const SCRUB_INTERVAL_SECS_DEFAULT: u64 = 3 * 24 * 3600;
 /// Stripes a partition remembers for repair after a read had to rebuild them.
 pub const REPAIR_QUEUE_MAX: usize = 1024;
+
+/// Log extents a partition holds at all times: the one being written and the announced
+/// next one (named by every batch header, so it is taken before it is needed).
+pub const LOG_EXTENTS_OPEN: usize = 2;
+/// Free extents of a partition that puts never take: only the log (for deletes, bucket
+/// records and compaction moves), checkpoints and compaction may use them, so a full
+/// device set still accepts deletes and compaction can always make progress.
+pub const EXTENTS_RESERVED_PER_PARTITION: usize = 3;
+/// Of the reserve, compaction's own data stripes leave this many free: one for a log
+/// rotation and one for a checkpoint, which is what frees the log extents.
+pub const EXTENTS_KEPT_FROM_RELOCATION: usize = 2;
+const _: () = assert!(EXTENTS_KEPT_FROM_RELOCATION >= 2);
+const _: () = assert!(
+    EXTENTS_KEPT_FROM_RELOCATION < EXTENTS_RESERVED_PER_PARTITION,
+    "compaction must be able to open a data extent when puts no longer can"
+);
+/// Free extents above the reserve under which a put first reclaims space itself (a
+/// checkpoint or a compaction step, at foreground priority, waiting for one the background
+/// is running): writes slow down before the set is full instead of failing.
+pub const EXTENTS_FREE_LOW: usize = 3;
+/// Reclaim steps one put may run before it is refused with `StorageFull`.
+pub const RECLAIM_STEPS_PER_PUT_MAX: usize = 16;
+/// Log extents in the chain a restart would replay after which a checkpoint retires them
+/// (whatever the log's byte count says: log extents come back only after a checkpoint).
+pub const LOG_CHAIN_EXTENTS_MAX: usize = 4;
+const _: () = assert!(LOG_CHAIN_EXTENTS_MAX >= LOG_EXTENTS_OPEN);
+/// Objects log compaction moves at once: their records share group commits.
+pub const COMPACTION_MOVES_IN_FLIGHT: usize = 32;

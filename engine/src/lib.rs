@@ -24,6 +24,8 @@
 //! - `shared`: bucket cache and counters every core reads.
 //! - `compaction`, `relocate`: background checkpoints and compaction (large objects move
 //!   only their stripes in the extent being emptied).
+//! - `space`: the reserve of free extents puts never take, and reclaiming before
+//!   allocating when space runs low (puts slow down instead of failing).
 //! - `replace`: formatting a new device into the set and rebuilding it.
 //! - `scrub`, `scrub_progress`, `repair`: the background scrub, its persisted progress,
 //!   and verifying a whole stripe and rewriting its bad blocks from parity.
@@ -59,6 +61,7 @@ pub mod scrub;
 pub mod scrub_progress;
 pub mod shared;
 pub mod snapshot;
+pub mod space;
 pub mod state;
 pub mod stripe;
 pub mod superblock;

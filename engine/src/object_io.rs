@@ -15,7 +15,9 @@ use crate::api::{
     ObjectSummary, ObjectType, PutOptions, RangeSpec, Versioning, NULL_VERSION,
 };
 use crate::block::BlockKind;
-use crate::constants::{BLOCK_BYTES, INLINE_BYTES_MAX, STRIPE_BLOCKS_MAX};
+use crate::constants::{
+    BLOCK_BYTES, EXTENTS_RESERVED_PER_PARTITION, INLINE_BYTES_MAX, STRIPE_BLOCKS_MAX,
+};
 use crate::error::Error;
 use crate::partition::Partition;
 use crate::record::{
@@ -210,6 +212,8 @@ impl Partition {
         opts: PutOptions,
         mut body: mpsc::Receiver<Bytes>,
     ) -> Result<ObjectMeta, Error> {
+        // Reclaims first when space is low: the put's body waits meanwhile.
+        self.make_room().await?;
         let mut digests = Digests::new();
         let len = opts.content_length;
         let (data, inline) = if len as usize <= INLINE_BYTES_MAX {
@@ -249,7 +253,13 @@ impl Partition {
             // they stay pinned until then so they are not handed out again.
             let mut pinned = Vec::new();
             let stripes = self
-                .put_stripes(len, &mut body, &mut digests, &mut pinned)
+                .put_stripes(
+                    len,
+                    &mut body,
+                    &mut digests,
+                    &mut pinned,
+                    EXTENTS_RESERVED_PER_PARTITION,
+                )
                 .await;
             crate::failpoint::crash_point!(crate::failpoint::AFTER_DATA_WRITE);
             let r = match stripes {
@@ -337,13 +347,15 @@ impl Partition {
         }
     }
 
-    /// Streams a large body into data stripes; returns where they are.
+    /// Streams a large body into data stripes; returns where they are. New data extents
+    /// are opened only while more than `keep_free` extents are free.
     pub(crate) async fn put_stripes(
         self: &Rc<Self>,
         len: u64,
         body: &mut mpsc::Receiver<Bytes>,
         digests: &mut Digests,
         pinned: &mut Vec<u32>,
+        keep_free: usize,
     ) -> Result<StripeData, Error> {
         let g = self.dev.geometry;
         let full = g.stripe_bytes(STRIPE_BLOCKS_MAX);
@@ -374,7 +386,8 @@ impl Partition {
                     break;
                 }
                 let data = std::mem::replace(&mut staging, Vec::with_capacity(full));
-                inflight.push_back(self.spawn_stripe_write(stamp, data, &mut runs, pinned)?);
+                inflight
+                    .push_back(self.spawn_stripe_write(stamp, data, &mut runs, pinned, keep_free)?);
                 if inflight.len() >= PUT_STRIPES_IN_FLIGHT {
                     join(inflight.pop_front().expect("non-empty")).await?;
                 }
@@ -408,10 +421,11 @@ impl Partition {
         data: Vec<u8>,
         runs: &mut Vec<Run>,
         pinned: &mut Vec<u32>,
+        keep_free: usize,
     ) -> Result<glommio::task::JoinHandle<Result<(), Error>>, Error> {
         let g = self.dev.geometry;
         let rows = g.rows_for(data.len()) as u32;
-        let (extent, generation, block) = self.reserve_stripe(rows)?;
+        let (extent, generation, block) = self.reserve_stripe(rows, keep_free)?;
         if !pinned.contains(&extent) {
             self.pin(&[extent], true);
             pinned.push(extent);

@@ -73,6 +73,11 @@ pub struct Partition {
     pub stopping: Cell<bool>,
     /// What the background worker is doing now (reported by status).
     pub background_state: Cell<&'static str>,
+    /// Held by whoever runs a reclaim step (the background worker, or a put when space
+    /// is low), so steps do not race each other and puts wait for the one running.
+    pub reclaim: futures::lock::Mutex<()>,
+    /// Reclaim steps finished so far (puts that waited for one share it).
+    pub reclaim_steps: Cell<u64>,
     /// Puts between their bucket check and their commit, per bucket.
     pub puts_in_flight: RefCell<std::collections::HashMap<String, u32>>,
 }
@@ -106,6 +111,8 @@ impl Partition {
             log_chain: RefCell::new(Vec::new()),
             stopping: Cell::new(false),
             puts_in_flight: RefCell::new(std::collections::HashMap::new()),
+            reclaim: futures::lock::Mutex::new(()),
+            reclaim_steps: Cell::new(0),
             background_state: Cell::new("idle"),
         }
     }
@@ -186,8 +193,9 @@ impl Partition {
         Ok((extent, generation))
     }
 
-    /// Reserves `rows` consecutive blocks for a data stripe.
-    pub fn reserve_stripe(&self, rows: u32) -> Result<(u32, u32, u32), Error> {
+    /// Reserves `rows` consecutive blocks for a data stripe, opening a data extent only
+    /// while more than `keep_free` extents are free (see `space`).
+    pub fn reserve_stripe(&self, rows: u32, keep_free: usize) -> Result<(u32, u32, u32), Error> {
         let per_extent = self.dev.blocks_per_extent();
         if let Some((extent, generation, block)) = self.data_cursor.get() {
             if block + rows <= per_extent {
@@ -199,8 +207,7 @@ impl Partition {
             self.data_cursor.set(None);
             self.st.borrow_mut().release_unused(Usage::Data, &[]);
         }
-        // Two extents stay in reserve for the log, so deletes can always be logged.
-        let (extent, generation) = self.open_extent(BlockKind::Data, 2)?;
+        let (extent, generation) = self.open_extent(BlockKind::Data, keep_free)?;
         self.data_cursor.set(Some((extent, generation, rows)));
         Ok((extent, generation, 0))
     }

@@ -35,6 +35,7 @@ impl Partition {
         self.mark_log_extent(pos.next_extent, pos.next_generation);
         self.log_chain.borrow_mut().push(pos.extent);
         let mut batches = 0u64;
+        let mut replayed_bytes = 0u64;
         loop {
             let mut found = self.read_batch(&pos).await;
             // A batch that did not fit in the rest of its extent starts the announced one.
@@ -83,6 +84,8 @@ impl Partition {
                 ..pos
             };
             batches += 1;
+            replayed_bytes +=
+                (rows as usize * BLOCK_BYTES * self.dev.geometry.shard_count()) as u64;
         }
         if let Some(seq) = self.later_batch(&pos).await {
             return Err(Error::DataUnavailable(format!(
@@ -93,11 +96,17 @@ impl Partition {
         }
         self.log.set(pos);
         self.applied.set(pos);
+        // The log a restart replayed counts toward the next checkpoint: if it started from
+        // zero, a daemon killed more often than it fills the threshold would never
+        // checkpoint, and its log extents, which only a checkpoint retires, would fill
+        // the set.
+        self.log_bytes_since_checkpoint.set(replayed_bytes);
         {
             let mut st = self.st.borrow_mut();
             st.recount();
             st.release_unused(Usage::Data, &[]);
         }
+        self.release_retired_log();
         if self.id == 0 {
             self.shared.publish_buckets(&self.st.borrow().buckets);
         }

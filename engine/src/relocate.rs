@@ -133,7 +133,10 @@ impl Partition {
             let src = self.data_stripe(r.extent, r.generation, r.first_block, j, rows, stamp);
             let bytes = self.read_stripe(&src, 0, take).await?;
             let new_rows = g.rows_for(take) as u16;
-            let (extent, generation, block) = self.reserve_stripe(new_rows as u32)?;
+            let (extent, generation, block) = self.reserve_stripe(
+                new_rows as u32,
+                crate::constants::EXTENTS_KEPT_FROM_RELOCATION,
+            )?;
             if !pinned.contains(&extent) {
                 self.pin(&[extent], true);
                 pinned.push(extent);

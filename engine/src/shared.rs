@@ -41,6 +41,10 @@ pub struct Stats {
     pub checkpoints: Counter,
     /// Objects compaction moved (log) or rewrote (data) to free extents.
     pub compaction_objects_moved: Counter,
+    /// Puts that found space low and reclaimed (or waited for a reclaim step) first.
+    pub puts_throttled: Counter,
+    /// Puts refused with StorageFull: nothing more could be reclaimed.
+    pub puts_refused_full: Counter,
     /// Blocks that failed verification when read.
     pub corrupt_blocks: Counter,
     /// Blocks rebuilt from parity.

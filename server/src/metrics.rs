@@ -91,6 +91,8 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
             "checkpoint_bytes_written": s.checkpoint_bytes_written.get(),
             "checkpoints": s.checkpoints.get(),
             "compaction_objects_moved": s.compaction_objects_moved.get(),
+            "puts_throttled": s.puts_throttled.get(),
+            "puts_refused_full": s.puts_refused_full.get(),
         },
         "background": {
             "queue": "low-share glommio task queue on every executor",
@@ -153,6 +155,21 @@ pub fn prometheus_text(handle: &Handle, partitions: &[PartitionStatus]) -> Strin
             "ringstore_checkpoints_total",
             "Checkpoints written.",
             s.checkpoints.get(),
+        ),
+        (
+            "ringstore_compaction_objects_moved_total",
+            "Objects compaction moved or rewrote to free extents.",
+            s.compaction_objects_moved.get(),
+        ),
+        (
+            "ringstore_puts_throttled_total",
+            "Puts that found free space low and reclaimed space before writing.",
+            s.puts_throttled.get(),
+        ),
+        (
+            "ringstore_puts_refused_full_total",
+            "Puts refused because live data fills the device set.",
+            s.puts_refused_full.get(),
         ),
         (
             "ringstore_blocks_corrupt_total",

@@ -124,7 +124,7 @@ fn metrics_endpoint_serves_counters_and_gauges() {
     assert_eq!(objects, 1);
     // Every family is announced once.
     let types = body.lines().filter(|l| l.starts_with("# TYPE")).count();
-    assert_eq!(types, 22, "{body}");
+    assert_eq!(types, 25, "{body}");
     for family in [
         "blocks",
         "bytes",

@@ -79,6 +79,25 @@ impl Daemon {
         d
     }
 
+    /// Starts a daemon with the HTTP adapter on a fresh data directory whose six device
+    /// files are `device_size` each (for example "32MiB"; the default is 128MiB).
+    pub fn start_http_sized(device_size: &str) -> Daemon {
+        Daemon::start_http_sized_in(&scratch(), device_size)
+    }
+
+    /// `start_http_sized` with the data directory made under `parent` (for example a
+    /// small file system mounted for the test).
+    pub fn start_http_sized_in(parent: &Path, device_size: &str) -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("daemon-http")
+            .tempdir_in(parent)
+            .unwrap();
+        let http = Some(format!("127.0.0.1:{}", free_port()));
+        let mut d = Daemon::spawn_sized(dir.path(), http, None, device_size);
+        d._dir = Some(dir);
+        d
+    }
+
     /// Starts a daemon with debug logging, its stderr captured for `log`.
     pub fn start_logged() -> Daemon {
         let dir = tempfile::Builder::new()
@@ -119,6 +138,17 @@ impl Daemon {
     /// Starts `ringstore serve` on `data_dir`, with the HTTP adapter on `http` if given and
     /// debug logging into `log` if given.
     fn spawn(data_dir: &Path, http: Option<String>, log: Option<&Path>) -> Daemon {
+        Daemon::spawn_sized(data_dir, http, log, "128MiB")
+    }
+
+    /// `spawn` with device files of `device_size` (it matters only when the data directory
+    /// is new: an existing device set keeps its size).
+    fn spawn_sized(
+        data_dir: &Path,
+        http: Option<String>,
+        log: Option<&Path>,
+        device_size: &str,
+    ) -> Daemon {
         let level = match log {
             Some(_) => "debug".to_string(),
             None => std::env::var("RINGSTORE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
@@ -141,7 +171,7 @@ impl Daemon {
         let child = cmd
             .args([
                 "--device-size",
-                "128MiB",
+                device_size,
                 "--no-prefill",
                 "--cores",
                 "2",
