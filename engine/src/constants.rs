@@ -103,3 +103,11 @@ pub const SCRUB_RATE_BYTES_PER_SEC_DEFAULT: u64 = 64 * 1024 * 1024;
 pub const SCRUB_INTERVAL_SECS_DEFAULT: u64 = 3 * 24 * 3600;
 /// Stripes a partition remembers for repair after a read had to rebuild them.
 pub const REPAIR_QUEUE_MAX: usize = 1024;
+/// Stripes a partition's rebuild pass (or healing of degraded writes) reads and writes at
+/// once: bounds its memory to about this many × (k + 2) × a stripe's shard (256 KiB).
+pub const REBUILD_STRIPES_IN_FLIGHT: usize = 8;
+/// Stripes written while a device was down that a partition remembers to heal first
+/// (`rebuild`); about 64 bytes each. Beyond this the rebuild pass heals them.
+pub const DEGRADED_STRIPES_MAX: usize = 64 * 1024;
+/// Device bitmasks are u64s.
+const _: () = assert!(DATA_SHARDS_MAX + PARITY_SHARDS_MAX <= 64);

@@ -23,7 +23,8 @@
 //! - `shared`: bucket cache and counters every core reads.
 //! - `compaction`, `relocate`: background checkpoints and compaction (large objects move
 //!   only their stripes in the extent being emptied).
-//! - `replace`: formatting a new device into the set and rebuilding it.
+//! - `replace`, `rebuild`: formatting a new device into the set; rebuilding its shards
+//!   from k others, and healing stripes written while a device was down.
 //! - `scrub`, `scrub_progress`, `repair`: the background scrub, its persisted progress,
 //!   and verifying a whole stripe and rewriting its bad blocks from parity.
 //! - `runtime`: executors, inboxes and the `Handle`.
@@ -47,6 +48,7 @@ pub mod log;
 pub mod object_io;
 pub mod partition;
 pub mod placement;
+pub mod rebuild;
 pub mod record;
 pub mod recovery;
 pub mod relocate;

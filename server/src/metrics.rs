@@ -41,7 +41,7 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
                 DeviceState::Missing => "missing",
                 DeviceState::Failed => "failed",
             };
-            json!({ "index": i, "path": d.path, "state": state, "io_errors": d.errors.get() })
+            json!({ "index": i, "path": d.path(), "state": state, "io_errors": d.errors.get() })
         })
         .collect();
     // User bytes an extent holds: one extent on each of the k data devices.
