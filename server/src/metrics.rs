@@ -68,6 +68,9 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
             "extent_bytes": layout.extent_bytes,
             "extents_per_device": layout.extent_count,
             "health": health,
+            // Stripes written while a device was down, not healed yet: they lack redundancy.
+            "degraded_stripes": shared.scrub.degraded_stripes(),
+            "degraded_stripes_untracked": s.degraded_stripes_untracked.get(),
         },
         "capacity": {
             "bytes": extent_user_bytes * extents_total,
@@ -91,6 +94,8 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
             "checkpoint_bytes_written": s.checkpoint_bytes_written.get(),
             "checkpoints": s.checkpoints.get(),
             "compaction_objects_moved": s.compaction_objects_moved.get(),
+            "degraded_stripes_written": s.degraded_stripes_written.get(),
+            "rebuild_blocks_written": s.rebuild_blocks_written.get(),
         },
         "background": {
             "queue": "low-share glommio task queue on every executor",
@@ -199,6 +204,16 @@ pub fn prometheus_text(handle: &Handle, partitions: &[PartitionStatus]) -> Strin
             "Full scrub passes finished (one per partition per pass).",
             s.scrub_passes.get(),
         ),
+        (
+            "ringstore_rebuild_blocks_written_total",
+            "Blocks the rebuild of replaced devices (and healing of degraded writes) wrote.",
+            s.rebuild_blocks_written.get(),
+        ),
+        (
+            "ringstore_degraded_stripes_written_total",
+            "Stripes written while a device was down (without its shard).",
+            s.degraded_stripes_written.get(),
+        ),
     ];
     for (name, help, value) in counters {
         out.family(name, "counter", help, "", &[("", value)]);
@@ -224,6 +239,13 @@ pub fn prometheus_text(handle: &Handle, partitions: &[PartitionStatus]) -> Strin
             ("missing", count(DeviceState::Missing)),
             ("failed", count(DeviceState::Failed)),
         ],
+    );
+    out.family(
+        "ringstore_degraded_stripes",
+        "gauge",
+        "Stripes written while a device was down and not healed yet (lacking redundancy).",
+        "",
+        &[("", handle.shared.scrub.degraded_stripes())],
     );
     out.text
 }
