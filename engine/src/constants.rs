@@ -131,3 +131,11 @@ pub const LOG_CHAIN_EXTENTS_MAX: usize = 4;
 const _: () = assert!(LOG_CHAIN_EXTENTS_MAX >= LOG_EXTENTS_OPEN);
 /// Objects log compaction moves at once: their records share group commits.
 pub const COMPACTION_MOVES_IN_FLIGHT: usize = 32;
+/// Stripes a partition's rebuild pass (or healing of degraded writes) reads and writes at
+/// once: bounds its memory to about this many × (k + 2) × a stripe's shard (256 KiB).
+pub const REBUILD_STRIPES_IN_FLIGHT: usize = 8;
+/// Stripes written while a device was down that a partition remembers to heal first
+/// (`rebuild`); about 64 bytes each. Beyond this the rebuild pass heals them.
+pub const DEGRADED_STRIPES_MAX: usize = 64 * 1024;
+/// Device bitmasks are u64s.
+const _: () = assert!(DATA_SHARDS_MAX + PARITY_SHARDS_MAX <= 64);

@@ -26,7 +26,8 @@
 //!   only their stripes in the extent being emptied).
 //! - `space`: the reserve of free extents puts never take, and reclaiming before
 //!   allocating when space runs low (puts slow down instead of failing).
-//! - `replace`: formatting a new device into the set and rebuilding it.
+//! - `replace`, `rebuild`: formatting a new device into the set; rebuilding its shards
+//!   from k others, and healing stripes written while a device was down.
 //! - `scrub`, `scrub_progress`, `repair`: the background scrub, its persisted progress,
 //!   and verifying a whole stripe and rewriting its bad blocks from parity.
 //! - `runtime`: executors, inboxes and the `Handle`.
@@ -51,6 +52,7 @@ pub mod log;
 pub mod object_io;
 pub mod partition;
 pub mod placement;
+pub mod rebuild;
 pub mod record;
 pub mod recovery;
 pub mod relocate;

@@ -347,6 +347,18 @@ impl Partition {
                 self.write_quorum()
             )));
         }
+        if ok < g.shard_count() {
+            // Remembered so the shards it lacks are written first once the devices are back.
+            let missing = (0..g.shard_count())
+                .filter(|&s| results[s].is_err())
+                .fold(0u64, |m, s| m | 1 << g.device_of(id.extent, s));
+            let d = crate::rebuild::Degraded {
+                id: *id,
+                len: data.len(),
+                missing,
+            };
+            self.shared.scrub.note_degraded(&self.shared.stats, d);
+        }
         Ok(())
     }
 

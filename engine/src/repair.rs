@@ -53,7 +53,7 @@ impl StripeCheck {
 
 impl Partition {
     /// True while `extent` still has `generation` and some use.
-    fn extent_in_use(&self, extent: u32, generation: u32) -> bool {
+    pub(crate) fn extent_in_use(&self, extent: u32, generation: u32) -> bool {
         let st = self.st.borrow();
         st.extents
             .get(&extent)

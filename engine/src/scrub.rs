@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 
 use crate::block::BlockKind;
 use crate::constants::{
-    BLOCK_BYTES, REPAIR_QUEUE_MAX, SCRUB_INTERVAL_SECS_DEFAULT, SCRUB_RATE_BYTES_PER_SEC_DEFAULT,
-    STRIPE_BLOCKS_MAX,
+    BLOCK_BYTES, REBUILD_STRIPES_IN_FLIGHT, REPAIR_QUEUE_MAX, SCRUB_INTERVAL_SECS_DEFAULT,
+    SCRUB_RATE_BYTES_PER_SEC_DEFAULT, STRIPE_BLOCKS_MAX,
 };
 use crate::object_io::now_ms;
 use crate::partition::{LogPos, Partition};
+use crate::rebuild::{Job, StillValid};
 use crate::record::{ObjectData, ObjectEntry};
 use crate::repair::{StripeCheck, StripeLen};
 use crate::scrub_progress::{Phase, Progress};
@@ -79,10 +80,15 @@ pub struct ScrubControl {
     pub partitions: Mutex<Vec<PartitionScrub>>,
     /// Stripes a read rebuilt, per partition, with the user bytes each carries if known.
     repairs: Mutex<Vec<Vec<StripeId>>>,
+    /// Bumped for device `i` each time it is replaced: a partition's rebuild pass writes
+    /// the devices whose count changed since its previous rebuild pass (`rebuild`).
+    pub replacements: Vec<AtomicU64>,
+    /// Stripes written while a device was down, per partition (`rebuild`).
+    pub(crate) degraded: Mutex<Vec<Vec<crate::rebuild::Degraded>>>,
 }
 
 impl ScrubControl {
-    pub fn new(partitions: usize) -> ScrubControl {
+    pub fn new(partitions: usize, devices: usize) -> ScrubControl {
         let d = ScrubConfig::default();
         ScrubControl {
             enabled: AtomicBool::new(d.enabled),
@@ -93,6 +99,8 @@ impl ScrubControl {
             rebuild_epoch: AtomicU64::new(0),
             partitions: Mutex::new(vec![PartitionScrub::default(); partitions]),
             repairs: Mutex::new(vec![Vec::new(); partitions]),
+            replacements: (0..devices).map(|_| AtomicU64::new(0)).collect(),
+            degraded: Mutex::new(vec![Vec::new(); partitions]),
         }
     }
 
@@ -110,8 +118,10 @@ impl ScrubControl {
         self.start_epoch.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Starts an uncapped pass on every partition: a device was replaced.
-    pub fn start_rebuild(&self) {
+    /// Starts an uncapped pass on every partition that rebuilds device `index`: it was
+    /// replaced.
+    pub fn start_rebuild(&self, index: usize) {
+        self.replacements[index].fetch_add(1, Ordering::Relaxed);
         self.rebuild_epoch.fetch_add(1, Ordering::Relaxed);
         self.start();
     }
@@ -143,12 +153,15 @@ impl ScrubControl {
     }
 }
 
-/// Keeps a partition's reads under its share of the rate.
-struct Throttle {
+/// Keeps a partition's reads under its share of the rate, and says what kind of pass runs.
+pub(crate) struct Throttle {
     since: Instant,
     bytes: u64,
     /// A rebuild pass: no cap.
     unlimited: bool,
+    /// Devices (bit per device) the pass rebuilds: their shards are written from k
+    /// others instead of every shard being verified (`rebuild`). 0 for a plain scrub.
+    rebuild_devices: u64,
 }
 
 impl Throttle {
@@ -157,6 +170,7 @@ impl Throttle {
             since: Instant::now(),
             bytes: 0,
             unlimited: false,
+            rebuild_devices: 0,
         }
     }
 
@@ -180,7 +194,7 @@ impl Throttle {
 type IndexSlice = Vec<(String, String, ObjectEntry)>;
 
 /// Why a pass step stopped early.
-enum Stop {
+pub(crate) enum Stop {
     Paused,
     Stopping,
 }
@@ -192,6 +206,7 @@ impl Partition {
         let mut progress = self.load_progress().await;
         let mut seen_epoch = control.start_epoch.load(Ordering::Relaxed);
         let mut seen_rebuild = control.rebuild_epoch.load(Ordering::Relaxed);
+        let mut seen_replaced = self.replacement_counts();
         let mut throttle = Throttle::new();
         self.publish(&progress, "idle");
         while !self.stopping.get() {
@@ -209,6 +224,13 @@ impl Partition {
                 // A replacement while a pass runs: the rest of it and the next are uncapped.
                 seen_rebuild = rebuild;
                 throttle.unlimited = true;
+                let now = self.replacement_counts();
+                for (d, (a, b)) in now.iter().zip(&seen_replaced).enumerate() {
+                    if a != b {
+                        throttle.rebuild_devices |= 1 << d;
+                    }
+                }
+                seen_replaced = now;
             }
             if progress.phase == Phase::Done && (asked || self.pass_due(&progress)) {
                 progress.pass += 1;
@@ -230,6 +252,10 @@ impl Partition {
                 Ok(()) => {
                     self.shared.stats.scrub_passes.inc();
                     throttle.unlimited = rebuild != control.rebuild_epoch.load(Ordering::Relaxed);
+                    if !throttle.unlimited {
+                        // Every stripe the pass met is on the rebuilt devices now.
+                        throttle.rebuild_devices = 0;
+                    }
                     tracing::info!(
                         partition = self.id,
                         pass = progress.pass,
@@ -241,6 +267,11 @@ impl Partition {
             }
             self.save_progress(&mut progress).await;
         }
+    }
+
+    fn replacement_counts(&self) -> Vec<u64> {
+        let c = &self.shared.scrub.replacements;
+        c.iter().map(|n| n.load(Ordering::Relaxed)).collect()
     }
 
     fn pass_due(&self, p: &Progress) -> bool {
@@ -313,8 +344,10 @@ impl Partition {
         Ok(())
     }
 
-    /// Repairs the stripes reads had to rebuild, before anything else.
+    /// Heals the stripes written while a device was down, then repairs the stripes reads
+    /// had to rebuild, before anything else.
     async fn run_repairs(&self, t: &mut Throttle) {
+        let _ = self.heal_degraded(t).await;
         let queued = self.shared.scrub.take_repairs(self.id);
         if queued.is_empty() {
             return;
@@ -335,7 +368,55 @@ impl Partition {
         }
     }
 
-    fn same_extent(&self, extent: u32, generation: u32) -> bool {
+    /// Rewrites the listed degraded stripes whose devices are back (`rebuild`).
+    async fn heal_degraded(&self, t: &mut Throttle) -> Result<(), Stop> {
+        let jobs = self.degraded_jobs();
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        self.shared.scrub.set(self.id, |s| s.state = "healing");
+        tracing::info!(
+            partition = self.id,
+            stripes = jobs.len(),
+            "healing degraded stripes"
+        );
+        self.run_jobs(jobs, t).await
+    }
+
+    /// Checks `jobs` (each with the devices to rebuild, 0 for a full check) with up to
+    /// `REBUILD_STRIPES_IN_FLIGHT` at once when rebuilding (one at a time otherwise, so a
+    /// capped scrub stays smooth), pacing after each. On a stop no new job starts, but
+    /// the started ones finish: they hold extent pins.
+    pub(crate) async fn run_jobs(
+        &self,
+        jobs: Vec<(Job, u64)>,
+        t: &mut Throttle,
+    ) -> Result<(), Stop> {
+        use futures::stream::{FuturesUnordered, StreamExt};
+        let mut jobs = jobs.into_iter();
+        let mut running = FuturesUnordered::new();
+        let mut stop = None;
+        loop {
+            while stop.is_none() && running.len() < REBUILD_STRIPES_IN_FLIGHT {
+                let Some((job, targets)) = jobs.next() else {
+                    break;
+                };
+                running.push(async move { self.check_job(&job, targets).await });
+                if targets == 0 {
+                    break;
+                }
+            }
+            let Some(c) = running.next().await else {
+                break;
+            };
+            if let Err(e) = self.pace(t, &c).await {
+                stop.get_or_insert(e);
+            }
+        }
+        stop.map_or(Ok(()), Err)
+    }
+
+    pub(crate) fn same_extent(&self, extent: u32, generation: u32) -> bool {
         self.st
             .borrow()
             .extents
@@ -402,6 +483,7 @@ impl Partition {
         loop {
             let (slice, next) = self.index_slice(&p.cursor);
             let mut last_log: Option<(u32, u32, u64)> = None;
+            let mut jobs = Vec::new();
             for (bucket, key, entry) in slice {
                 if let ObjectData::Inline(l) = &entry.data {
                     // Many small objects share one batch: verify it once.
@@ -410,44 +492,47 @@ impl Partition {
                     }
                     last_log = Some((l.extent, l.first_block, l.seq));
                 }
-                let c = self.scrub_entry(&bucket, &key, &entry).await;
-                self.pace(t, &c).await?;
+                let targets = t.rebuild_devices;
+                jobs.extend(self.entry_jobs(bucket, key, &entry).map(|j| (j, targets)));
             }
+            self.run_jobs(jobs, t).await?;
             match next {
                 Some(c) => p.cursor = Some(c),
                 None => return Ok(()),
             }
+            // Writes that raced with the pass are healed as the pass goes.
+            self.heal_degraded(t).await?;
             // One 4 KiB write per device per slice of keys: small next to the slice's reads.
             self.save_progress(p).await;
             self.publish(p, "scanning");
         }
     }
 
+    /// The stripes of one object version, each with what must hold for it to be written.
+    fn entry_jobs(
+        &self,
+        bucket: String,
+        key: String,
+        entry: &ObjectEntry,
+    ) -> impl Iterator<Item = Job> {
+        let pieces = self.pieces(entry, 0, entry.size);
+        // Repair only while the index still holds this very version.
+        let version = Rc::new((bucket, key, entry.version, entry.data.clone()));
+        pieces.into_iter().map(move |(id, off, len)| match id.kind {
+            BlockKind::Log => Job::in_extent(id, StripeLen::LogBatch),
+            _ => Job {
+                id,
+                len: StripeLen::Bytes(off + len),
+                valid: StillValid::Version(version.clone()),
+            },
+        })
+    }
+
     /// Verifies (and repairs) every stripe of one object version.
     async fn scrub_entry(&self, bucket: &str, key: &str, entry: &ObjectEntry) -> StripeCheck {
         let mut total = StripeCheck::default();
-        let pieces = self.pieces(entry, 0, entry.size);
-        for (id, off, len) in pieces {
-            let c = match id.kind {
-                BlockKind::Log => {
-                    let (e, g) = (id.extent, id.generation);
-                    self.scrub_stripe(&id, StripeLen::LogBatch, move |p| p.same_extent(e, g))
-                        .await
-                }
-                _ => {
-                    let (b, k, version, data) = (bucket, key, entry.version, &entry.data);
-                    // Repair only while the index still holds this very version.
-                    let same = move |p: &Partition| {
-                        p.st.borrow()
-                            .versions(b, k)
-                            .and_then(|v| v.get(version))
-                            .is_some_and(|e| &e.data == data)
-                    };
-                    self.scrub_stripe(&id, StripeLen::Bytes(off + len), same)
-                        .await
-                }
-            };
-            total.add(&c);
+        for job in self.entry_jobs(bucket.to_string(), key.to_string(), entry) {
+            total.add(&self.check_job(&job, 0).await);
         }
         total
     }
@@ -460,6 +545,7 @@ impl Partition {
         let g = self.dev.geometry;
         let full = g.stripe_bytes(STRIPE_BLOCKS_MAX);
         let mut left = root.checkpoint_len as usize;
+        let mut jobs = Vec::new();
         for run in &root.checkpoint_runs {
             for i in 0..run.stripes {
                 let last = i + 1 == run.stripes;
@@ -480,14 +566,10 @@ impl Partition {
                 };
                 let len = left.min(full).min(g.stripe_bytes(rows as usize));
                 left -= len;
-                let (e, gen) = (run.extent, run.generation);
-                let c = self
-                    .scrub_stripe(&id, StripeLen::Bytes(len), move |p| p.same_extent(e, gen))
-                    .await;
-                self.pace(t, &c).await?;
+                jobs.push((Job::in_extent(id, StripeLen::Bytes(len)), t.rebuild_devices));
             }
         }
-        Ok(())
+        self.run_jobs(jobs, t).await
     }
 
     /// The log batches from the replay start up to the last applied one.
@@ -538,10 +620,8 @@ impl Partition {
                 }
             };
             let id = self.log_stripe(&pos, rows);
-            let (e, g) = (pos.extent, pos.generation);
-            let c = self
-                .scrub_stripe(&id, StripeLen::LogBatch, move |p| p.same_extent(e, g))
-                .await;
+            let job = Job::in_extent(id, StripeLen::LogBatch);
+            let c = self.check_job(&job, t.rebuild_devices).await;
             let Some(h) = self.batch_header(&id).await else {
                 return Ok(());
             };

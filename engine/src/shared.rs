@@ -60,6 +60,14 @@ pub struct Stats {
     pub scrub_unrecoverable: Counter,
     /// Full scrub passes finished (all partitions count theirs).
     pub scrub_passes: Counter,
+    /// Blocks the rebuild of a replaced device (or the healing of stripes written while a
+    /// device was down) wrote; also counted in `scrub_repaired`.
+    pub rebuild_blocks_written: Counter,
+    /// Stripes written without a shard on some device (a device was down).
+    pub degraded_stripes_written: Counter,
+    /// Of those, stripes not remembered because the list was full: only a full rebuild
+    /// pass heals them.
+    pub degraded_stripes_untracked: Counter,
 }
 
 /// A bucket as every core sees it.
@@ -73,8 +81,9 @@ pub struct CachedBucket {
 /// What one device of the set is doing, as every core sees it.
 #[derive(Debug)]
 pub struct DeviceHealth {
-    /// The path it was opened from (empty when missing at start).
-    pub path: String,
+    /// The path it was opened from (empty when missing at start), or the path of the
+    /// replacement that took its place.
+    path: std::sync::Mutex<String>,
     state: std::sync::atomic::AtomicU8,
     /// I/O errors seen on it.
     pub errors: Counter,
@@ -99,8 +108,13 @@ impl DeviceHealth {
         }
     }
 
-    /// A replacement took the device's place (its path is still the old one's).
-    pub fn mark_up(&self) {
+    pub fn path(&self) -> String {
+        self.path.lock().expect("device path").clone()
+    }
+
+    /// A replacement opened from `path` took the device's place.
+    pub fn replaced_by(&self, path: &std::path::Path) {
+        *self.path.lock().expect("device path") = path.display().to_string();
         self.state.store(0, Ordering::Relaxed);
     }
 
@@ -125,10 +139,11 @@ impl Shared {
         let devices = devices
             .iter()
             .map(|d| DeviceHealth {
-                path: d
-                    .as_ref()
-                    .map(|d| d.path.display().to_string())
-                    .unwrap_or_default(),
+                path: std::sync::Mutex::new(
+                    d.as_ref()
+                        .map(|d| d.path.display().to_string())
+                        .unwrap_or_default(),
+                ),
                 state: std::sync::atomic::AtomicU8::new(if d.is_some() { 0 } else { 1 }),
                 errors: Counter::default(),
             })
@@ -138,7 +153,7 @@ impl Shared {
             devices,
             buckets: ArcSwap::from_pointee(BTreeMap::new()),
             stats: Stats::default(),
-            scrub: crate::scrub::ScrubControl::new(layout.partitions),
+            scrub: crate::scrub::ScrubControl::new(layout.partitions, layout.device_count()),
         })
     }
 

@@ -197,6 +197,74 @@ impl Coder {
         result.recovery(want - g.data_shards).map(|p| p.to_vec())
     }
 
+    /// Rebuilds the payloads of shards `want` over all `rows` rows of a stripe at once.
+    /// `present[s]` holds shard `s`'s payloads of every row back to back (`rows × 4032`
+    /// bytes), verified, or `None`; at least k must be present. One Reed-Solomon call
+    /// covers the whole stripe: the code works position by position in 64-byte chunks and
+    /// 4032 is a multiple of 64, so coding the rows back to back equals coding each row
+    /// (`whole_stripe_coding_equals_row_coding` checks it). Returns the payloads in the
+    /// order of `want`.
+    pub fn rebuild_shards(
+        &mut self,
+        present: &[Option<&[u8]>],
+        want: &[usize],
+        rows: usize,
+    ) -> Option<Vec<Vec<u8>>> {
+        let g = self.geometry;
+        let bytes = rows * BLOCK_PAYLOAD_BYTES;
+        assert_eq!(present.len(), g.shard_count());
+        assert!(present.iter().flatten().all(|p| p.len() == bytes));
+        if present.iter().flatten().count() < g.data_shards {
+            return None;
+        }
+        let data: Vec<Vec<u8>> = if present[..g.data_shards].iter().all(|p| p.is_some()) {
+            Vec::new()
+        } else {
+            self.decoder
+                .reset(g.data_shards, g.parity_shards, bytes)
+                .ok()?;
+            for (s, p) in present.iter().enumerate() {
+                match p {
+                    Some(p) if s < g.data_shards => self.decoder.add_original_shard(s, p).ok()?,
+                    Some(p) => self.decoder.add_recovery_shard(s - g.data_shards, p).ok()?,
+                    None => {}
+                }
+            }
+            let result = self.decoder.decode().ok()?;
+            (0..g.data_shards)
+                .map(|s| match present[s] {
+                    Some(p) => Some(p.to_vec()),
+                    None => result.restored_original(s).map(|r| r.to_vec()),
+                })
+                .collect::<Option<Vec<_>>>()?
+        };
+        let data_of = |s: usize| -> &[u8] {
+            match present[s] {
+                Some(p) => p,
+                None => &data[s],
+            }
+        };
+        let mut parity: Vec<Vec<u8>> = Vec::new();
+        if want.iter().any(|&s| s >= g.data_shards) {
+            self.encoder
+                .reset(g.data_shards, g.parity_shards, bytes)
+                .ok()?;
+            for s in 0..g.data_shards {
+                self.encoder.add_original_shard(data_of(s)).ok()?;
+            }
+            let result = self.encoder.encode().ok()?;
+            parity = result.recovery_iter().map(|p| p.to_vec()).collect();
+        }
+        Some(
+            want.iter()
+                .map(|&s| match s < g.data_shards {
+                    true => data_of(s).to_vec(),
+                    false => parity[s - g.data_shards].clone(),
+                })
+                .collect(),
+        )
+    }
+
     /// Returns the k data payloads of a row, restoring missing ones.
     fn decode_row(&mut self, row_blocks: &[Option<&[u8]>]) -> Option<Vec<Vec<u8>>> {
         let g = self.geometry;
@@ -313,6 +381,42 @@ mod tests {
             out.extend_from_slice(&bytes[span.skip..span.skip + span.len]);
         }
         out
+    }
+
+    #[test]
+    fn whole_stripe_coding_equals_row_coding() {
+        let g = Geometry {
+            data_shards: 4,
+            parity_shards: 2,
+        };
+        let rows = 5usize;
+        let data: Vec<u8> = (0..g.stripe_bytes(rows) - 77)
+            .map(|i| (i * 7 % 253) as u8)
+            .collect();
+        let shards = encode(g, rows as u16, &data);
+        let payloads: Vec<Vec<u8>> = shards
+            .iter()
+            .map(|s| {
+                (0..rows)
+                    .flat_map(|r| payload(&s[r * BLOCK_BYTES..(r + 1) * BLOCK_BYTES]).to_vec())
+                    .collect()
+            })
+            .collect();
+        let mut coder = Coder::new(g);
+        for lost in [[0usize, 1], [1, 4], [4, 5], [2, 5]] {
+            let present: Vec<Option<&[u8]>> = (0..g.shard_count())
+                .map(|s| (!lost.contains(&s)).then(|| payloads[s].as_slice()))
+                .collect();
+            let got = coder.rebuild_shards(&present, &lost, rows).unwrap();
+            assert!(
+                got[0] == payloads[lost[0]] && got[1] == payloads[lost[1]],
+                "{lost:?}"
+            );
+        }
+        let too_few: Vec<Option<&[u8]>> = (0..g.shard_count())
+            .map(|s| (s < 3).then(|| payloads[s].as_slice()))
+            .collect();
+        assert!(coder.rebuild_shards(&too_few, &[4], rows).is_none());
     }
 
     #[test]

@@ -120,7 +120,9 @@ pub async fn serve(
         Opcode::ScrubStart => reply(s, op, id, scrub_ops::scrub_start(h, &body)).await,
         Opcode::ScrubPause => reply(s, op, id, scrub_ops::scrub_pause(h, &body)).await,
         Opcode::ScrubStatus => reply(s, op, id, scrub_ops::scrub_status(h, &body)).await,
-        Opcode::DeviceReplace => reply(s, op, id, scrub_ops::device_replace(h, &body).await).await,
+        Opcode::DeviceReplace => {
+            reply(s, op, id, scrub_ops::device_replace(&ctx, &body).await).await
+        }
         Opcode::UserCreate => reply(s, op, id, user_ops::user_create(&ctx, &body)).await,
         Opcode::UserList => reply(s, op, id, user_ops::user_list(&ctx, &body)).await,
         Opcode::UserDelete => reply(s, op, id, user_ops::user_delete(&ctx, &body)).await,

@@ -69,6 +69,8 @@ pub struct ExecutorCtx {
     pub stop: StopSignal,
     pub state: Arc<ServerState>,
     pub started: Instant,
+    /// `<data_dir>/devices/dev{i}`: where a start looks for device `i`.
+    pub device_paths: Arc<Vec<std::path::PathBuf>>,
     /// Connections open on this executor.
     open: Cell<usize>,
 }
@@ -364,6 +366,7 @@ async fn serve_executor(index: usize, handle: Handle, shared: Arc<HookShared>) {
         stop: shared.stop.clone(),
         state: shared.state.clone(),
         started: shared.started,
+        device_paths: Arc::new(shared.cfg.device_paths()),
         open: Cell::new(0),
     });
     drop(shared);

@@ -41,7 +41,7 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
                 DeviceState::Missing => "missing",
                 DeviceState::Failed => "failed",
             };
-            json!({ "index": i, "path": d.path, "state": state, "io_errors": d.errors.get() })
+            json!({ "index": i, "path": d.path(), "state": state, "io_errors": d.errors.get() })
         })
         .collect();
     // User bytes an extent holds: one extent on each of the k data devices.
@@ -68,6 +68,9 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
             "extent_bytes": layout.extent_bytes,
             "extents_per_device": layout.extent_count,
             "health": health,
+            // Stripes written while a device was down, not healed yet: they lack redundancy.
+            "degraded_stripes": shared.scrub.degraded_stripes(),
+            "degraded_stripes_untracked": s.degraded_stripes_untracked.get(),
         },
         "capacity": {
             "bytes": extent_user_bytes * extents_total,
@@ -93,6 +96,8 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
             "compaction_objects_moved": s.compaction_objects_moved.get(),
             "puts_throttled": s.puts_throttled.get(),
             "puts_refused_full": s.puts_refused_full.get(),
+            "degraded_stripes_written": s.degraded_stripes_written.get(),
+            "rebuild_blocks_written": s.rebuild_blocks_written.get(),
         },
         "background": {
             "queue": "low-share glommio task queue on every executor",
@@ -216,6 +221,16 @@ pub fn prometheus_text(handle: &Handle, partitions: &[PartitionStatus]) -> Strin
             "Full scrub passes finished (one per partition per pass).",
             s.scrub_passes.get(),
         ),
+        (
+            "ringstore_rebuild_blocks_written_total",
+            "Blocks the rebuild of replaced devices (and healing of degraded writes) wrote.",
+            s.rebuild_blocks_written.get(),
+        ),
+        (
+            "ringstore_degraded_stripes_written_total",
+            "Stripes written while a device was down (without its shard).",
+            s.degraded_stripes_written.get(),
+        ),
     ];
     for (name, help, value) in counters {
         out.family(name, "counter", help, "", &[("", value)]);
@@ -241,6 +256,13 @@ pub fn prometheus_text(handle: &Handle, partitions: &[PartitionStatus]) -> Strin
             ("missing", count(DeviceState::Missing)),
             ("failed", count(DeviceState::Failed)),
         ],
+    );
+    out.family(
+        "ringstore_degraded_stripes",
+        "gauge",
+        "Stripes written while a device was down and not healed yet (lacking redundancy).",
+        "",
+        &[("", handle.shared.scrub.degraded_stripes())],
     );
     out.text
 }

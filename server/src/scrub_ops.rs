@@ -12,6 +12,7 @@ use ringstore_proto::{
 use serde_json::{json, Value};
 
 use crate::dispatch::Failure;
+use crate::listener::ExecutorCtx;
 
 fn bad(message: String) -> Failure {
     Failure {
@@ -61,8 +62,11 @@ pub fn scrub_status(h: &Handle, body: &[u8]) -> Result<AdminJson, Failure> {
 }
 
 /// Formats `new` into the set as device `old` and starts its rebuild; the rebuild's
-/// progress is the scrub's.
-pub async fn device_replace(h: &Handle, body: &[u8]) -> Result<AdminJson, Failure> {
+/// progress is the scrub's. A start opens `<data_dir>/devices/dev{i}`, so unless `new` is
+/// that path, it is pointed at `new` with a symbolic link (replacing the entry of the old
+/// device, which left the set: kept, its superblock would clash with the new one's).
+pub async fn device_replace(ctx: &ExecutorCtx, body: &[u8]) -> Result<AdminJson, Failure> {
+    let h = &ctx.handle;
     let m = DeviceReplace::decode(body)?;
     let v: Value = serde_json::from_str(&m.json).map_err(|e| {
         bad(format!(
@@ -75,11 +79,33 @@ pub async fn device_replace(h: &Handle, body: &[u8]) -> Result<AdminJson, Failur
         ));
     };
     let index = h.replace_device(old, std::path::Path::new(new)).await?;
+    link_device(&ctx.device_paths[index], std::path::Path::new(new)).map_err(|e| Failure {
+        status: Status::InternalError,
+        message: format!("device {index} was replaced, but a restart will not find {new}: {e}"),
+    })?;
     let mut doc = scrub_json(h);
     doc["replaced_device"] = json!(index);
     Ok(AdminJson {
         json: doc.to_string(),
     })
+}
+
+/// Makes `slot` (where a start looks for a device) lead to `new`: a symbolic link to its
+/// absolute path, renamed into place so the slot is never absent, and the directory
+/// fsynced.
+fn link_device(slot: &std::path::Path, new: &std::path::Path) -> std::io::Result<()> {
+    let target = std::fs::canonicalize(new)?;
+    if std::fs::canonicalize(slot).is_ok_and(|s| s == target) {
+        return Ok(());
+    }
+    let dir = slot
+        .parent()
+        .expect("a device slot lives in the devices directory");
+    let tmp = slot.with_extension("link");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&target, &tmp)?;
+    std::fs::rename(&tmp, slot)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// The scrub's settings, counters and each partition's state and position.
@@ -114,6 +140,8 @@ pub fn scrub_json(h: &Handle) -> Value {
         "corrupt_blocks": s.scrub_corrupt.get(),
         "repaired_blocks": s.scrub_repaired.get(),
         "unrecoverable_blocks": s.scrub_unrecoverable.get(),
+        "rebuild_blocks_written": s.rebuild_blocks_written.get(),
+        "degraded_stripes": c.degraded_stripes(),
         "partitions": partitions,
     })
 }

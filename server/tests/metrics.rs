@@ -124,7 +124,17 @@ fn metrics_endpoint_serves_counters_and_gauges() {
     assert_eq!(objects, 1);
     // Every family is announced once.
     let types = body.lines().filter(|l| l.starts_with("# TYPE")).count();
-    assert_eq!(types, 25, "{body}");
+    assert_eq!(types, 28, "{body}");
+    // Nothing was written while a device was down.
+    assert_eq!(sample(&body, "ringstore_degraded_stripes"), Some(0));
+    assert_eq!(
+        sample(&body, "ringstore_degraded_stripes_written_total"),
+        Some(0)
+    );
+    assert_eq!(
+        sample(&body, "ringstore_rebuild_blocks_written_total"),
+        Some(0)
+    );
     for family in [
         "blocks",
         "bytes",
