@@ -103,3 +103,8 @@ pub const SCRUB_RATE_BYTES_PER_SEC_DEFAULT: u64 = 64 * 1024 * 1024;
 pub const SCRUB_INTERVAL_SECS_DEFAULT: u64 = 3 * 24 * 3600;
 /// Stripes a partition remembers for repair after a read had to rebuild them.
 pub const REPAIR_QUEUE_MAX: usize = 1024;
+
+/// Read errors after which a device is marked failed. Fewer are taken as latent bad blocks:
+/// each is rebuilt from the other shards and rewritten by the scrub. Write and flush errors
+/// fail a device at once.
+pub const DEVICE_READ_ERRORS_MAX: u32 = 16;
