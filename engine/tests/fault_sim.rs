@@ -15,7 +15,7 @@
 //! return wrong bytes; a device that starts failing every I/O while serving is marked
 //! failed, reads stay exact, writes go on with k + 1 healthy devices and fail cleanly below.
 //!
-//! Seeds: `FAULT_SIM_SEEDS=N` (default 100) starting at `FAULT_SIM_SEED=S` (default 1).
+//! Seeds: `FAULT_SIM_SEEDS=N` (default 200) starting at `FAULT_SIM_SEED=S` (default 1).
 //! cargo's test harness keeps its own arguments, so the seed count is an environment
 //! variable rather than `--seeds N`:
 //! `FAULT_SIM_SEEDS=2000 cargo test -p ringstore-engine --features failpoints --test fault_sim`.
@@ -298,7 +298,7 @@ fn run_seed(seed: u64) -> Counts {
 fn seeded_faults_within_the_parity_budget_lose_nothing() {
     let _one = lock();
     let first = env_u64("FAULT_SIM_SEED", 1);
-    let seeds = env_u64("FAULT_SIM_SEEDS", 100);
+    let seeds = env_u64("FAULT_SIM_SEEDS", 200);
     let mut total = Counts::default();
     for seed in first..first + seeds {
         match std::panic::catch_unwind(|| run_seed(seed)) {
