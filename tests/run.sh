@@ -22,5 +22,7 @@ bash tests/sdk/setup.sh >/dev/null
 cargo test --workspace --locked
 # Named crash points are compiled in only with the engine's `failpoints` feature.
 cargo test -p ringstore-engine --features failpoints --locked --test crash_points
+# Seeded fault simulation over the same feature (FAULT_SIM_SEEDS=N for long runs).
+cargo test -p ringstore-engine --features failpoints --locked --test fault_sim
 # Short bounded fuzz runs (10 s per target; FUZZ_SECONDS for longer ones by hand).
 bash tests/fuzz/run.sh

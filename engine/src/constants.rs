@@ -139,3 +139,7 @@ pub const REBUILD_STRIPES_IN_FLIGHT: usize = 8;
 pub const DEGRADED_STRIPES_MAX: usize = 64 * 1024;
 /// Device bitmasks are u64s.
 const _: () = assert!(DATA_SHARDS_MAX + PARITY_SHARDS_MAX <= 64);
+/// Read errors after which a device is marked failed. Fewer are taken as latent bad blocks:
+/// each is rebuilt from the other shards and rewritten by the scrub. Write and flush errors
+/// fail a device at once.
+pub const DEVICE_READ_ERRORS_MAX: u32 = 16;

@@ -2,6 +2,15 @@
 //! this executor (glommio files belong to the thread that opened them), every I/O 4 KiB
 //! aligned and submitted through io_uring. A device that is missing or has returned an I/O
 //! error is treated as absent: reads rebuild its shards from the others.
+//!
+//! Error policy: a write or flush error fails the device at once (what it holds is no
+//! longer known); a read error is first taken as a latent bad block, which the reader
+//! rebuilds from the other shards and the scrub rewrites, and only the
+//! `DEVICE_READ_ERRORS_MAX`-th read error fails the device. ENOSPC is the filesystem's
+//! fault and a missing device is already absent: neither counts.
+//!
+//! With the `failpoints` feature every I/O first passes the seeded fault layer
+//! (`fault_sim`), which is inert until a test installs a plan.
 
 use std::cell::RefCell;
 use std::io;
@@ -10,7 +19,7 @@ use std::rc::Rc;
 use futures::future::join_all;
 use glommio::io::{DmaBuffer, DmaFile, OpenOptions, ReadResult};
 
-use crate::constants::{BLOCK_BYTES, EXTENTS_OFFSET_BYTES};
+use crate::constants::{BLOCK_BYTES, DEVICE_READ_ERRORS_MAX, EXTENTS_OFFSET_BYTES};
 use crate::device_set::{Identified, Layout};
 use crate::stripe::Geometry;
 
@@ -18,6 +27,8 @@ pub struct Devices {
     /// One per device index; replaced when a device is (`attach`).
     files: RefCell<Vec<Option<Rc<DmaFile>>>>,
     failed: RefCell<Vec<bool>>,
+    /// Read errors seen per device since it was attached.
+    read_errors: RefCell<Vec<u32>>,
     pub layout: Layout,
     pub geometry: Geometry,
     shared: std::sync::Arc<crate::shared::Shared>,
@@ -48,6 +59,7 @@ impl Devices {
         };
         Ok(Devices {
             failed: RefCell::new(vec![false; files.len()]),
+            read_errors: RefCell::new(vec![0; files.len()]),
             files: RefCell::new(files),
             layout: id.layout,
             geometry,
@@ -78,6 +90,7 @@ impl Devices {
             .await?;
         self.files.borrow_mut()[dev] = Some(Rc::new(f));
         self.failed.borrow_mut()[dev] = false;
+        self.read_errors.borrow_mut()[dev] = 0;
         Ok(())
     }
 
@@ -92,15 +105,37 @@ impl Devices {
         }
     }
 
+    /// A write or flush error on `dev`: see the module docs.
     fn note_error(&self, dev: usize, e: &io::Error) {
-        // ENOSPC is the filesystem's, not the device's, fault; anything else fails the device.
         if e.raw_os_error() != Some(libc::ENOSPC) && e.kind() != io::ErrorKind::NotFound {
-            if !self.failed.borrow()[dev] {
-                tracing::error!(device = dev, error = %e, "device I/O error: device marked failed");
-            }
-            self.failed.borrow_mut()[dev] = true;
-            self.shared.devices[dev].mark_failed();
+            self.fail(dev, e);
         }
+    }
+
+    /// A read error on `dev`: counted; the device fails at `DEVICE_READ_ERRORS_MAX`.
+    fn note_read_error(&self, dev: usize, e: &io::Error) {
+        if e.kind() == io::ErrorKind::NotFound {
+            return;
+        }
+        let count = {
+            let mut errors = self.read_errors.borrow_mut();
+            errors[dev] += 1;
+            errors[dev]
+        };
+        if count >= DEVICE_READ_ERRORS_MAX {
+            self.fail(dev, e);
+        } else {
+            self.shared.devices[dev].errors.inc();
+            tracing::warn!(device = dev, error = %e, count, "device read error: rebuilding from parity");
+        }
+    }
+
+    fn fail(&self, dev: usize, e: &io::Error) {
+        if !self.failed.borrow()[dev] {
+            tracing::error!(device = dev, error = %e, "device I/O error: device marked failed");
+        }
+        self.failed.borrow_mut()[dev] = true;
+        self.shared.devices[dev].mark_failed();
     }
 
     /// An aligned buffer for I/O of `len` bytes (a multiple of 4096). Its contents are
@@ -131,7 +166,16 @@ impl Devices {
         assert!(offset.is_multiple_of(BLOCK_BYTES as u64));
         let len = buf.len();
         let f = self.file(dev)?;
-        match f.write_at(buf, offset).await {
+        #[cfg(feature = "failpoints")]
+        if let Some(fate) = crate::fault_sim::before_write(dev, offset, len) {
+            return self.write_simulated(dev, &f, len, buf, fate).await;
+        }
+        let r = f.write_at(buf, offset).await;
+        self.check_write(dev, len, r)
+    }
+
+    fn check_write(&self, dev: usize, len: usize, r: glommio::Result<usize, ()>) -> io::Result<()> {
+        match r {
             Ok(n) if n == len => Ok(()),
             Ok(n) => {
                 let e = io::Error::other(format!("short write of {n} of {len} bytes"));
@@ -146,21 +190,108 @@ impl Devices {
         }
     }
 
+    /// A write under the fault layer: records the pre-image of where it lands (so a
+    /// simulated crash can lose or tear it), then writes there, with the layer's delays.
+    #[cfg(feature = "failpoints")]
+    async fn write_simulated(
+        &self,
+        dev: usize,
+        f: &DmaFile,
+        len: usize,
+        buf: DmaBuffer,
+        fate: Result<crate::fault_sim::WriteFate, crate::fault_sim::Fault>,
+    ) -> io::Result<()> {
+        use crate::fault_sim::{self, Fault};
+        let fate = match fate {
+            Ok(fate) => fate,
+            Err(Fault::Frozen) => return Err(Fault::Frozen.error()),
+            Err(fault) => {
+                let e = fault.error();
+                self.note_error(dev, &e);
+                return Err(e);
+            }
+        };
+        sleep_us(fate.delay_before_us).await;
+        let seq = fate
+            .seq
+            .expect("every simulated write has a sequence number");
+        let pre = f
+            .read_at_aligned(fate.offset, len)
+            .await
+            .map_err(io::Error::from)?;
+        let mut pre_image = pre.to_vec();
+        pre_image.resize(len, 0);
+        fault_sim::record_pre_image(dev, seq, fate.offset, pre_image);
+        let r = f.write_at(buf, fate.offset).await;
+        fault_sim::after_write(dev, seq, fate.offset, len, matches!(r, Ok(n) if n == len));
+        sleep_us(fate.delay_after_us).await;
+        self.check_write(dev, len, r)
+    }
+
     pub async fn read(&self, dev: usize, offset: u64, len: usize) -> io::Result<ReadResult> {
         assert!(offset.is_multiple_of(BLOCK_BYTES as u64) && len.is_multiple_of(BLOCK_BYTES));
         let f = self.file(dev)?;
+        #[cfg(feature = "failpoints")]
+        match crate::fault_sim::before_read(dev, offset, len) {
+            None => {}
+            Some(Ok(delay_us)) => sleep_us(delay_us).await,
+            Some(Err(crate::fault_sim::Fault::Frozen)) => {
+                return Err(crate::fault_sim::Fault::Frozen.error())
+            }
+            Some(Err(fault)) => {
+                let e = fault.error();
+                self.note_read_error(dev, &e);
+                return Err(e);
+            }
+        }
         match f.read_at_aligned(offset, len).await {
             Ok(r) if r.len() == len => Ok(r),
-            Ok(r) => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("short read of {} bytes", r.len()),
-            )),
+            Ok(r) => {
+                // The device shrank under us (a truncated or replaced file): its fault.
+                let e = io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("short read of {} bytes", r.len()),
+                );
+                self.note_read_error(dev, &e);
+                Err(e)
+            }
             Err(e) => {
                 let e: io::Error = e.into();
-                self.note_error(dev, &e);
+                self.note_read_error(dev, &e);
                 Err(e)
             }
         }
+    }
+
+    /// fdatasync of one device; under the fault layer, marks the writes it covered durable.
+    async fn sync_one(&self, dev: usize) -> io::Result<()> {
+        let f = self.file(dev)?;
+        #[cfg(feature = "failpoints")]
+        let covered = match crate::fault_sim::before_sync(dev) {
+            None => None,
+            Some(Ok(covered)) => Some(covered),
+            Some(Err(crate::fault_sim::Fault::Frozen)) => {
+                return Err(crate::fault_sim::Fault::Frozen.error())
+            }
+            Some(Err(fault)) => {
+                let e = fault.error();
+                self.note_error(dev, &e);
+                return Err(e);
+            }
+        };
+        let r = f.fdatasync().await.map_err(io::Error::from);
+        match &r {
+            Err(e) => self.note_error(dev, e),
+            #[cfg(feature = "failpoints")]
+            Ok(()) => {
+                if let Some(covered) = covered {
+                    crate::fault_sim::after_sync(dev, &covered);
+                }
+            }
+            #[cfg(not(feature = "failpoints"))]
+            Ok(()) => {}
+        }
+        r
     }
 
     /// Flushes every healthy device's volatile cache (fdatasync), concurrently. Fails if
@@ -168,13 +299,7 @@ impl Devices {
     pub async fn sync(&self, needed: usize) -> io::Result<()> {
         let futs = (0..self.count())
             .filter(|&d| self.is_up(d))
-            .map(|d| async move {
-                let r = self.file(d)?.fdatasync().await.map_err(io::Error::from);
-                if let Err(e) = &r {
-                    self.note_error(d, e);
-                }
-                r
-            });
+            .map(|d| self.sync_one(d));
         let results = join_all(futs).await;
         let ok = results.iter().filter(|r| r.is_ok()).count();
         if ok < needed {
@@ -182,5 +307,12 @@ impl Devices {
             return Err(first.unwrap_or_else(|| io::Error::other("too few devices to flush")));
         }
         Ok(())
+    }
+}
+
+#[cfg(feature = "failpoints")]
+async fn sleep_us(us: u64) {
+    if us > 0 {
+        glommio::timer::sleep(std::time::Duration::from_micros(us)).await;
     }
 }

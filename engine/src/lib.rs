@@ -32,6 +32,7 @@
 //!   and verifying a whole stripe and rewriting its bad blocks from parity.
 //! - `runtime`: executors, inboxes and the `Handle`.
 //! - `failpoint`: named crash points for crash tests (feature `failpoints`, off by default).
+//! - `fault_sim`: seeded storage fault injection under `devices` (feature `failpoints`).
 //! - `fuzz_api`: the pure decoders of the on-disk formats, for `tests/fuzz/`.
 //!
 //! The on-disk format is specified in `FORMAT.md`.
@@ -45,6 +46,8 @@ pub mod device_set;
 pub mod devices;
 pub mod error;
 pub mod failpoint;
+#[cfg(feature = "failpoints")]
+pub mod fault_sim;
 #[doc(hidden)]
 pub mod fuzz_api;
 pub mod listing;

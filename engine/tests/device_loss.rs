@@ -125,3 +125,49 @@ fn lose_parity_replace_rebuild_then_lose_the_others() {
         Ok(_) => panic!("a set missing 3 of 4 devices opened"),
     }
 }
+
+/// A device file truncated to nothing while the engine serves (a device that disappears
+/// under an open descriptor): reads go on degraded and exact, the device's short reads
+/// count as its errors (`DEVICE_READ_ERRORS_MAX` of them fail it), and writes go on.
+#[test]
+fn device_truncated_while_serving_reads_continue_degraded() {
+    let dir = tempfile::Builder::new()
+        .prefix("device-truncated-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let opts = FormatOptions {
+        data_shards: 2,
+        parity_shards: 2,
+        device_bytes: 24 * MIB,
+        extent_bytes: MIB,
+        partitions: 1,
+        ..FormatOptions::default()
+    };
+    let all = paths(dir.path());
+    format(&all, &opts).unwrap();
+    let engine = start(all.clone()).unwrap();
+    let h = engine.handle();
+    block_on(h.create_bucket("loss", "r", Acl::Private, StorageClass::Standard, "o")).unwrap();
+    for i in 0..8 {
+        put(&h, i).unwrap();
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&all[2])
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    check_all(&h, 8);
+    // A scrub pass reads every shard, device 2's too: its short reads count as errors.
+    h.scrub_start();
+    wait_pass(&h, 1);
+    check_all(&h, 8);
+    assert!(
+        h.shared.devices[2].errors.get() > 0,
+        "device 2's errors are counted"
+    );
+    put(&h, 8).unwrap();
+    check_all(&h, 9);
+    drop(h);
+    engine.shutdown();
+}

@@ -1,0 +1,408 @@
+//! Seeded fault simulation (built only with `--features failpoints`): the real engine runs
+//! over the fault layer of `Devices` (`ringstore_engine::fault_sim`) on real files and
+//! io_uring. Each seed formats a 2+2 set, picks a plan (latent read errors on one device,
+//! misdirected writes on one device, random I/O delays, a crash after a random number of
+//! I/Os), runs a random sequence of puts (inline, stripe and multi-stripe sizes),
+//! overwrites, deletes, gets, heads and lists against a `BTreeMap` model of what was
+//! acknowledged, crashes (unsynced writes kept, lost or torn at 512-byte granularity on
+//! every device), reopens and checks: every acknowledged put reads back byte-exact,
+//! acknowledged deletes stay deleted, the operation in flight at the crash is old or new.
+//! Two crash cycles run per seed. These faults stay within the parity budget (at most two
+//! devices hold injected faults), so nothing acknowledged may be lost and no operation may
+//! fail before the crash.
+//!
+//! Beyond the budget (reads failing on m + 1 devices) GETs must fail cleanly, never
+//! return wrong bytes; a device that starts failing every I/O while serving is marked
+//! failed, reads stay exact, writes go on with k + 1 healthy devices and fail cleanly below.
+//!
+//! Seeds: `FAULT_SIM_SEEDS=N` (default 200) starting at `FAULT_SIM_SEED=S` (default 1).
+//! cargo's test harness keeps its own arguments, so the seed count is an environment
+//! variable rather than `--seeds N`:
+//! `FAULT_SIM_SEEDS=2000 cargo test -p ringstore-engine --features failpoints --test fault_sim`.
+//! A failing seed is printed with the command that reruns it alone.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use ringstore_engine::device_set::{format, FormatOptions};
+use ringstore_engine::fault_sim::{self, Counts, Plan};
+use ringstore_engine::shared::DeviceState;
+use ringstore_engine::{
+    Acl, Engine, EngineConfig, Error, Handle, ListParams, PutOptions, StorageClass,
+};
+
+const BUCKET: &str = "sim";
+const MIB: u64 = 1024 * 1024;
+const DEVICES: usize = 4;
+/// Object sizes: empty, packed into the log, one stripe, several stripes.
+const SIZES: [usize; 6] = [0, 100, 3000, 70_000, 200_000, 1_100_000];
+const KEYS: u64 = 6;
+const OPS_PER_CYCLE: usize = 14;
+const CYCLES_PER_SEED: usize = 2;
+/// The fault layer is one per process: tests run one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn body(len: usize, tag: u64) -> Vec<u8> {
+    let mut r = Rng(tag.wrapping_mul(0x2545_f491_4f6c_dd1d));
+    (0..len).map(|_| r.next() as u8).collect()
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    futures::executor::block_on(f)
+}
+
+fn paths(dir: &Path) -> Vec<PathBuf> {
+    (0..DEVICES).map(|i| dir.join(format!("dev{i}"))).collect()
+}
+
+fn new_set(prefix: &str) -> (tempfile::TempDir, Vec<PathBuf>) {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let all = paths(dir.path());
+    let opts = FormatOptions {
+        data_shards: 2,
+        parity_shards: 2,
+        device_bytes: 40 * MIB,
+        extent_bytes: MIB,
+        partitions: 1,
+        ..FormatOptions::default()
+    };
+    format(&all, &opts).unwrap();
+    (dir, all)
+}
+
+fn start(all: &[PathBuf]) -> Engine {
+    Engine::start(EngineConfig {
+        executors: 1,
+        pin: false,
+        ..EngineConfig::new(all.to_vec())
+    })
+    .unwrap()
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v} is not a number"))
+        })
+        .unwrap_or(default)
+}
+
+/// What a key holds: acknowledged state, or either of two outcomes of an operation that
+/// was in flight at a crash (`None` = absent).
+#[derive(Clone, Debug)]
+enum Expect {
+    Is(Option<Vec<u8>>),
+    Either(Option<Vec<u8>>, Option<Vec<u8>>),
+}
+
+type Model = BTreeMap<String, Expect>;
+
+fn acknowledged(model: &Model, key: &str) -> Option<Vec<u8>> {
+    match model.get(key) {
+        Some(Expect::Is(v)) => v.clone(),
+        None => None,
+        Some(Expect::Either(..)) => unreachable!("resolved after each reopen"),
+    }
+}
+
+/// Runs random operations until `OPS_PER_CYCLE` are done or the layer crashes.
+fn run_ops(h: &Handle, rng: &mut Rng, model: &mut Model, seed: u64, cycle: usize) {
+    for op in 0..OPS_PER_CYCLE {
+        let key = format!("k{}", rng.below(KEYS));
+        let old = acknowledged(model, &key);
+        let tag = seed << 20 | (cycle as u64) << 10 | op as u64;
+        match rng.below(10) {
+            0..=4 => {
+                let len = SIZES[rng.below(SIZES.len() as u64) as usize];
+                let data = body(len, tag);
+                let put = h.put_object_bytes(
+                    BUCKET,
+                    &key,
+                    PutOptions::default(),
+                    Bytes::from(data.clone()),
+                );
+                match block_on(put) {
+                    Ok(_) => model.insert(key, Expect::Is(Some(data))),
+                    Err(e) if fault_sim::frozen() => {
+                        let _ = e;
+                        model.insert(key, Expect::Either(old, Some(data)));
+                        return;
+                    }
+                    Err(e) => panic!("put {key} of {len} bytes failed within budget: {e}"),
+                };
+            }
+            5 | 6 => match block_on(h.delete_object(BUCKET, &key)) {
+                Ok(()) => {
+                    model.insert(key, Expect::Is(None));
+                }
+                Err(_) if fault_sim::frozen() => {
+                    model.insert(key, Expect::Either(old, None));
+                    return;
+                }
+                Err(e) => panic!("delete {key} failed within budget: {e}"),
+            },
+            _ => {
+                if let Err(e) = check_key(h, &key, &old) {
+                    if fault_sim::frozen() {
+                        return;
+                    }
+                    panic!("{e}");
+                }
+            }
+        }
+    }
+}
+
+/// GET and HEAD of `key` agree with `want`.
+fn check_key(h: &Handle, key: &str, want: &Option<Vec<u8>>) -> Result<(), String> {
+    let got = block_on(h.get_object_bytes(BUCKET, key, None));
+    match (got, want) {
+        (Ok((_, bytes)), Some(w)) if &bytes == w => {}
+        (Ok((_, bytes)), w) => {
+            return Err(format!(
+                "get {key}: {} bytes, expected {:?} bytes",
+                bytes.len(),
+                w.as_ref().map(|w| w.len())
+            ))
+        }
+        (Err(Error::NoSuchKey { .. }), None) => {}
+        (Err(e), _) => return Err(format!("get {key}: {e}")),
+    }
+    let head = block_on(h.head_object(BUCKET, key));
+    match (head, want) {
+        (Ok(m), Some(w)) if m.size == w.len() as u64 => Ok(()),
+        (Err(Error::NoSuchKey { .. }), None) => Ok(()),
+        (r, _) => Err(format!("head {key}: {r:?}")),
+    }
+}
+
+/// After a reopen: every key matches the model; in-flight outcomes are resolved to what
+/// was found (old or new, nothing else); LIST shows exactly the present keys.
+fn verify(h: &Handle, model: &mut Model) {
+    let keys: Vec<String> = model.keys().cloned().collect();
+    for key in keys {
+        let resolved = match model[&key].clone() {
+            Expect::Is(v) => {
+                check_key(h, &key, &v).unwrap();
+                v
+            }
+            Expect::Either(a, b) => {
+                if check_key(h, &key, &a).is_ok() {
+                    a
+                } else {
+                    check_key(h, &key, &b)
+                        .unwrap_or_else(|e| panic!("in flight, neither old nor new: {e}"));
+                    b
+                }
+            }
+        };
+        model.insert(key, Expect::Is(resolved));
+    }
+    let params = ListParams {
+        max_keys: 1000,
+        ..ListParams::default()
+    };
+    let listed: Vec<(String, u64)> = block_on(h.list_objects(BUCKET, &params))
+        .unwrap()
+        .objects
+        .into_iter()
+        .map(|o| (o.key, o.size))
+        .collect();
+    let present: Vec<(String, u64)> = model
+        .iter()
+        .filter_map(|(k, e)| match e {
+            Expect::Is(Some(v)) => Some((k.clone(), v.len() as u64)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(listed, present, "LIST agrees with the model");
+}
+
+fn plan_for(seed: u64, rng: &mut Rng) -> Plan {
+    let latent = rng.below(DEVICES as u64) as usize;
+    let misdirect = rng.below(DEVICES as u64) as usize;
+    Plan {
+        seed,
+        latent_devices: vec![latent],
+        latent_per_write_ppm: 100_000,
+        misdirect_devices: vec![misdirect],
+        misdirect_per_write_ppm: 20_000,
+        delay_us_max: 300,
+        delay_ppm: 100_000,
+        ..Plan::default()
+    }
+}
+
+fn run_seed(seed: u64) -> Counts {
+    let (_dir, all) = new_set("fault-sim-");
+    let mut rng = Rng(seed);
+    let plan = plan_for(seed, &mut rng);
+    let mut model = Model::new();
+    let mut counts = Counts::default();
+    {
+        let engine = start(&all);
+        let h = engine.handle();
+        block_on(h.create_bucket(BUCKET, "r", Acl::Private, StorageClass::Standard, "o")).unwrap();
+        engine.shutdown();
+    }
+    for cycle in 0..CYCLES_PER_SEED {
+        let mut p = plan.clone();
+        p.seed = seed ^ (cycle as u64) << 32;
+        fault_sim::install(p);
+        let engine = start(&all);
+        let h = engine.handle();
+        verify(&h, &mut model);
+        fault_sim::crash_after(20 + rng.below(400));
+        run_ops(&h, &mut rng, &mut model, seed, cycle);
+        fault_sim::crash();
+        drop(h);
+        engine.shutdown();
+        fault_sim::apply_crash(&all).unwrap();
+        counts.add(&fault_sim::uninstall());
+    }
+    // The last reopen runs without faults: everything acknowledged is there.
+    let engine = start(&all);
+    verify(&engine.handle(), &mut model);
+    engine.shutdown();
+    counts
+}
+
+#[test]
+fn seeded_faults_within_the_parity_budget_lose_nothing() {
+    let _one = lock();
+    let first = env_u64("FAULT_SIM_SEED", 1);
+    let seeds = env_u64("FAULT_SIM_SEEDS", 200);
+    let mut total = Counts::default();
+    for seed in first..first + seeds {
+        match std::panic::catch_unwind(|| run_seed(seed)) {
+            Ok(c) => total.add(&c),
+            Err(e) => {
+                fault_sim::uninstall();
+                eprintln!(
+                    "fault_sim: seed {seed} failed; rerun it alone with FAULT_SIM_SEED={seed} \
+                     FAULT_SIM_SEEDS=1 cargo test -p ringstore-engine --features failpoints \
+                     --test fault_sim seeded"
+                );
+                std::panic::resume_unwind(e);
+            }
+        }
+    }
+    eprintln!("fault_sim: {seeds} seeds from {first}, injected {total:?}");
+    assert!(total.crashes >= seeds, "every cycle crashed");
+    assert!(
+        total.unsynced_lost + total.unsynced_torn > 0,
+        "crashes tore writes"
+    );
+}
+
+fn put_all(h: &Handle, count: u64) {
+    for i in 0..count {
+        let data = Bytes::from(body(SIZES[i as usize % SIZES.len()], i));
+        block_on(h.put_object_bytes(BUCKET, &format!("o{i}"), PutOptions::default(), data))
+            .unwrap();
+    }
+}
+
+/// Each GET is either byte-exact or a clean error; returns how many were exact.
+fn get_all(h: &Handle, count: u64) -> u64 {
+    let mut exact = 0;
+    for i in 0..count {
+        let want = body(SIZES[i as usize % SIZES.len()], i);
+        match block_on(h.get_object_bytes(BUCKET, &format!("o{i}"), None)) {
+            Ok((_, got)) => {
+                assert!(got == want, "o{i}: wrong bytes returned");
+                exact += 1;
+            }
+            Err(Error::DataUnavailable(_)) | Err(Error::Io(_)) => {}
+            Err(e) => panic!("o{i}: unexpected error {e}"),
+        }
+    }
+    exact
+}
+
+#[test]
+fn reads_failing_on_more_devices_than_parity_are_clean_errors() {
+    let _one = lock();
+    let (_dir, all) = new_set("fault-sim-beyond-");
+    fault_sim::install(Plan::default());
+    let engine = start(&all);
+    let h = engine.handle();
+    block_on(h.create_bucket(BUCKET, "r", Acl::Private, StorageClass::Standard, "o")).unwrap();
+    put_all(&h, 12);
+    assert_eq!(get_all(&h, 12), 12);
+    // m + 1 = 3 devices return EIO on every read: the stripes cannot be rebuilt.
+    fault_sim::update(|p| p.unreadable_devices = vec![0, 1, 3]);
+    let exact = get_all(&h, 12);
+    assert!(exact < 12, "objects in data stripes cannot be served");
+    assert!(h.shared.stats.unrecoverable_blocks.get() > 0 || exact < 12);
+    // Back within the budget (the devices that failed stay failed): nothing was lost.
+    fault_sim::update(|p| p.unreadable_devices.clear());
+    drop(h);
+    engine.shutdown();
+    fault_sim::uninstall();
+    let engine = start(&all);
+    assert_eq!(get_all(&engine.handle(), 12), 12);
+    engine.shutdown();
+}
+
+#[test]
+fn a_device_failing_while_serving_is_marked_failed_and_writes_need_k_plus_one() {
+    let _one = lock();
+    let (_dir, all) = new_set("fault-sim-dying-");
+    fault_sim::install(Plan::default());
+    let engine = start(&all);
+    let h = engine.handle();
+    block_on(h.create_bucket(BUCKET, "r", Acl::Private, StorageClass::Standard, "o")).unwrap();
+    put_all(&h, 12);
+    // Device 1 returns EIO on every I/O from now on.
+    fault_sim::update(|p| p.failing_devices = vec![1]);
+    assert_eq!(get_all(&h, 12), 12, "reads stay exact");
+    let extra = Bytes::from(body(300_000, 99));
+    block_on(h.put_object_bytes(BUCKET, "x", PutOptions::default(), extra.clone()))
+        .expect("writes go on with k + 1 = 3 healthy devices");
+    assert_eq!(h.shared.devices[1].state(), DeviceState::Failed);
+    assert!(h.shared.devices[1].errors.get() > 0);
+    // A second device dies: 2 healthy < k + 1, so writes fail cleanly and reads go on.
+    fault_sim::update(|p| p.failing_devices = vec![1, 2]);
+    assert_eq!(get_all(&h, 12), 12, "reads stay exact with k devices");
+    match block_on(h.put_object_bytes(BUCKET, "y", PutOptions::default(), extra.clone())) {
+        Err(Error::DataUnavailable(_)) | Err(Error::Io(_)) => {}
+        r => panic!("a write with 2 of 4 devices: {r:?}"),
+    }
+    assert_eq!(h.shared.devices[2].state(), DeviceState::Failed);
+    let (_, got) = block_on(h.get_object_bytes(BUCKET, "x", None)).unwrap();
+    assert!(
+        got == extra[..],
+        "the write acknowledged degraded reads back"
+    );
+    drop(h);
+    engine.shutdown();
+    fault_sim::uninstall();
+}
