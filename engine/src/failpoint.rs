@@ -17,16 +17,13 @@ pub const AFTER_LOG_RECORD: &str = "after-log-record";
 pub const DURING_CHECKPOINT: &str = "during-checkpoint";
 /// Log compaction: one live inline object of the extent was moved, the rest were not.
 pub const DURING_COMPACTION: &str = "during-compaction";
-/// A scrub repair: one run of rebuilt blocks is written back, the others may not be.
-pub const DURING_REPAIR: &str = "during-repair";
 
 /// Every crash point, for tools and tests that list them.
-pub const ALL: [&str; 5] = [
+pub const ALL: [&str; 4] = [
     AFTER_DATA_WRITE,
     AFTER_LOG_RECORD,
     DURING_CHECKPOINT,
     DURING_COMPACTION,
-    DURING_REPAIR,
 ];
 
 /// The environment variable that arms crash points.

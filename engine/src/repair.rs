@@ -164,12 +164,7 @@ impl Partition {
         let results = join_all(runs.into_iter().map(|(s, r, rows, buf)| {
             let dev = g.device_of(id.extent, s);
             let at = self.dev.offset(id.extent, id.first_block + r as u32);
-            async move {
-                let written = self.dev.write(dev, at, buf).await;
-                // One rebuilt run is on its device; the others may not be.
-                crate::failpoint::crash_point!(crate::failpoint::DURING_REPAIR);
-                (rows, written)
-            }
+            async move { (rows, self.dev.write(dev, at, buf).await) }
         }))
         .await;
         let ok = |r: &&(u64, std::io::Result<()>)| r.1.is_ok();

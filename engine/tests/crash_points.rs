@@ -162,9 +162,6 @@ fn crash_point_child() {
             .unwrap();
         if point == failpoint::DURING_COMPACTION {
             compaction_ops(&h, &mut log).await;
-        } else if point == failpoint::DURING_REPAIR {
-            mixed_ops(&h, &mut log).await;
-            h.checkpoint().await.unwrap();
         } else {
             mixed_ops(&h, &mut log).await;
             log.line("begin checkpoint");
@@ -172,65 +169,7 @@ fn crash_point_child() {
             log.line("ok checkpoint");
         }
     });
-    if point == failpoint::DURING_REPAIR {
-        engine.shutdown();
-        damage(Path::new(&dir));
-        let engine = start(Path::new(&dir));
-        log.line("begin repair");
-        scrub_pass(&engine.handle());
-        log.line("ok repair");
-    }
     log.line("finished");
-}
-
-/// After a crash mid-repair: the next pass repairs what is left, the one after finds
-/// nothing bad, and every object still reads back exactly.
-fn repair_resumes(dir: &Path, m: &Model) {
-    let engine = start(dir);
-    let h = engine.handle();
-    let stats = &h.shared.stats;
-    scrub_pass(&h);
-    assert!(stats.scrub_repaired.get() >= 1, "the next pass repairs");
-    let corrupt = stats.scrub_corrupt.get();
-    scrub_pass(&h);
-    assert_eq!(
-        stats.scrub_corrupt.get(),
-        corrupt,
-        "a second pass finds nothing bad"
-    );
-    engine.shutdown();
-    check(dir, m);
-}
-
-/// Zeroes the middle of one device (its superblock copies stay): every block there is bad.
-fn damage(dir: &Path) {
-    use std::os::unix::fs::FileExt;
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&paths(dir)[1])
-        .unwrap();
-    let len = file.metadata().unwrap().len();
-    let zeros = vec![0u8; 1 << 20];
-    let mut at = 1 << 20;
-    while at + (2 << 20) <= len {
-        file.write_all_at(&zeros, at).unwrap();
-        at += 1 << 20;
-    }
-    file.sync_all().unwrap();
-}
-
-/// Starts a scrub pass and waits (bounded) until it finished.
-fn scrub_pass(h: &Handle) {
-    let before = h.shared.stats.scrub_passes.get();
-    h.scrub_start();
-    let started = Instant::now();
-    while h.shared.stats.scrub_passes.get() == before {
-        assert!(
-            started.elapsed() < CHILD_DEADLINE,
-            "the scrub pass did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// What the operation log says each key must be after the restart.
@@ -404,9 +343,6 @@ fn run(point: &str, armed: &str) -> (Model, usize) {
         m.in_flight,
         m.deleted.len()
     );
-    if point == failpoint::DURING_REPAIR {
-        repair_resumes(dir.path(), &m);
-    }
     still_works(dir.path(), &mut m);
     (m, found)
 }
@@ -452,11 +388,4 @@ fn during_compaction_survivors_and_deletes_hold() {
     assert_eq!(m.in_flight.as_deref(), Some("compaction"));
     assert_eq!(found, 400, "every tenth of 4000 survives");
     assert_eq!(m.deleted.len(), 3600);
-}
-
-#[test]
-fn during_repair_nothing_is_lost_and_the_next_pass_repairs() {
-    let (m, found) = run(failpoint::DURING_REPAIR, failpoint::DURING_REPAIR);
-    assert_eq!(m.in_flight.as_deref(), Some("repair"));
-    assert_eq!(found, 7, "k0 to k7 without the deleted k2");
 }

@@ -13,8 +13,15 @@ pub fn head(method: &str, target: &str, headers: &[(&str, &str)]) -> Option<http
 }
 
 /// The same request with its decoded path and query encoded again, every reserved byte
-/// escaped: a request the adapter must read as the same one.
-pub fn reencoded(parts: &http::request::Parts, r: &ApiRequest) -> (String, http::request::Parts) {
+/// escaped: a request the adapter must read as the same one. None for a request whose
+/// target has no path.
+pub fn reencoded(
+    parts: &http::request::Parts,
+    r: &ApiRequest,
+) -> Option<(String, http::request::Parts)> {
+    if !r.path.starts_with('/') {
+        return None;
+    }
     let mut target = uri_encode(&r.path, true);
     for (i, (k, v)) in r.query.iter().enumerate() {
         target.push(if i == 0 { '?' } else { '&' });
@@ -26,5 +33,5 @@ pub fn reencoded(parts: &http::request::Parts, r: &ApiRequest) -> (String, http:
         panic!("a re-encoded target {target} is not a valid URI");
     };
     re.headers = parts.headers.clone();
-    (target, re)
+    Some((target, re))
 }

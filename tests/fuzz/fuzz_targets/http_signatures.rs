@@ -166,7 +166,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     parsers(&req, auth);
-    let (_, twin_parts) = common::reencoded(&parts, &req);
+    let Some((_, twin_parts)) = common::reencoded(&parts, &req) else {
+        return;
+    };
     let Ok(twin) = ApiRequest::parse(&twin_parts, &[]) else {
         return;
     };

@@ -19,6 +19,18 @@ fn write(w: &mut XmlWriter, e: &Element) {
     w.close(&e.name);
 }
 
+/// Whether the tree can be written back as is: no NUL (no XML can carry one: the parser
+/// lets a raw one through, a reference to it is refused; keys may not contain NUL), and
+/// names of name characters only (the parser is lenient there, and the operations only
+/// compare names with the ones they know).
+fn writable(e: &Element) -> bool {
+    let name_ok = e
+        .name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    !e.text.contains('\0') && !e.name.is_empty() && name_ok && e.children.iter().all(writable)
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(root) = parse_xml(data) else {
         // Every interpreter refuses what the parser refuses (an empty body aside).
@@ -29,11 +41,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert_eq!(parse_xml(data).ok().as_ref(), Some(&root));
-    let mut w = XmlWriter::new();
-    write(&mut w, &root);
-    let doc = w.finish();
-    let back = parse_xml(doc.as_bytes()).expect("a written tree parses");
-    assert_eq!(back, root, "{doc}");
+    if writable(&root) {
+        let mut w = XmlWriter::new();
+        write(&mut w, &root);
+        let doc = w.finish();
+        let back = parse_xml(doc.as_bytes()).expect("a written tree parses");
+        assert_eq!(back, root, "{doc}");
+    }
     let _ = acl_of_policy(&root);
     if let Ok((_, region)) = create_configuration(data, "us-east-1") {
         assert_eq!(root.name, "CreateBucketConfiguration");
