@@ -27,12 +27,15 @@
 //! - `error`: `Failure`, one code table per dialect, the error documents.
 //! - `response`, `xml`, `time`: building answers, XML in and out, wire dates.
 //! - `constants`: every limit of the adapter.
+//! - `fuzz_api`: the pure parsers and canonicalizers, for `tests/fuzz/` (not a stable API).
 
 mod auth;
 mod body;
 mod checksum;
 pub mod constants;
 mod error;
+#[doc(hidden)]
+pub mod fuzz_api;
 mod ops;
 mod request;
 mod response;

@@ -108,6 +108,12 @@ impl ApiRequest {
             return Err(Failure::HeadersTooLarge);
         }
         let path = decode(parts.uri.path())?;
+        if !path.is_empty() && !path.starts_with('/') {
+            // The asterisk form (`OPTIONS *`) names no resource.
+            return Err(Failure::InvalidUri(
+                "the request target is not a path".into(),
+            ));
+        }
         let query = parse_query(&raw_query)?;
         let host = header(&parts.headers, "host").unwrap_or("");
         let (bucket, key) = match host_bucket(host, domains) {
@@ -120,6 +126,12 @@ impl ApiRequest {
                 }
             }
         };
+        if bucket.is_empty() && !key.is_empty() {
+            // `//k`: a key without a bucket would otherwise reach the service operations.
+            return Err(Failure::InvalidUri(
+                "the request path names an object without a bucket".into(),
+            ));
+        }
         check_key(&key)?;
         Ok(ApiRequest {
             method: parts.method.clone(),
@@ -171,7 +183,11 @@ fn host_bucket(host: &str, domains: &[String]) -> Option<String> {
     let name = name.to_ascii_lowercase();
     domains.iter().find_map(|domain| {
         let bucket = name.strip_suffix(domain.as_str())?.strip_suffix('.')?;
-        (!bucket.is_empty() && !bucket.contains('.')).then(|| bucket.to_owned())
+        // Only a bucket name's characters: any other Host is not virtual-host addressing.
+        let name_like = bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        (!bucket.is_empty() && name_like).then(|| bucket.to_owned())
     })
 }
 
@@ -267,6 +283,8 @@ mod tests {
             (r.bucket.as_str(), r.key.as_str(), r.path.as_str()),
             ("bkt", "dir/a.txt", "/dir/a.txt")
         );
+        let r = ApiRequest::parse(&parts("/b/k", "/x=&.localhost"), &domains).unwrap();
+        assert_eq!((r.bucket.as_str(), r.key.as_str()), ("b", "k"));
         let r = ApiRequest::parse(&parts("/", "127.0.0.1"), &domains).unwrap();
         assert_eq!((r.bucket.as_str(), r.key.as_str()), ("", ""));
     }
@@ -281,6 +299,8 @@ mod tests {
             "/b/a/../c",
             "/b/./x",
             "/b/k?a=%g1",
+            "//a/b",
+            "*",
         ] {
             assert!(
                 ApiRequest::parse(&parts(uri, "h"), &domains).is_err(),

@@ -147,7 +147,7 @@ pub async fn put_bucket(call: &Call<'_>, body: Incoming) -> Result<Response<Body
 }
 
 /// The canned ACL an AccessControlPolicy document amounts to.
-fn acl_of_policy(root: &Element) -> Result<Acl, Failure> {
+pub fn acl_of_policy(root: &Element) -> Result<Acl, Failure> {
     if root.name != "AccessControlPolicy" {
         return Err(Failure::MalformedXml("expected AccessControlPolicy".into()));
     }

@@ -42,10 +42,24 @@ pub async fn create(call: &Call<'_>, body: Incoming) -> Result<Response<Body>, F
         None => Acl::Private,
     };
     let doc = read_document(call, body).await?;
+    let (class, region) = create_configuration(&doc, &call.ctx.region)?;
+    let name = &call.req.bucket;
+    call.client.create_bucket(name, acl, class, &region).await?;
+    let mut response = empty(StatusCode::OK);
+    set(&mut response, "location", &format!("/{name}"));
+    Ok(response)
+}
+
+/// The storage class and region a CreateBucketConfiguration document (maybe empty) asks
+/// for; `default_region` when it names none.
+pub fn create_configuration(
+    doc: &[u8],
+    default_region: &str,
+) -> Result<(StorageClass, String), Failure> {
     let mut class = StorageClass::Standard;
-    let mut region = call.ctx.region.clone();
+    let mut region = default_region.to_owned();
     if !doc.iter().all(u8::is_ascii_whitespace) {
-        let root = parse(&doc)?;
+        let root = parse(doc)?;
         if root.name != "CreateBucketConfiguration" {
             return Err(Failure::MalformedXml(
                 "expected CreateBucketConfiguration".into(),
@@ -58,11 +72,7 @@ pub async fn create(call: &Call<'_>, body: Incoming) -> Result<Response<Body>, F
             region = l.strip_prefix("oss-").unwrap_or(l).to_owned();
         }
     }
-    let name = &call.req.bucket;
-    call.client.create_bucket(name, acl, class, &region).await?;
-    let mut response = empty(StatusCode::OK);
-    set(&mut response, "location", &format!("/{name}"));
-    Ok(response)
+    Ok((class, region))
 }
 
 pub async fn delete(call: &Call<'_>) -> Result<Response<Body>, Failure> {

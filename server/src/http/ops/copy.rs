@@ -61,7 +61,7 @@ pub async fn copy_object(call: &Call<'_>) -> Result<Response<Body>, Failure> {
 }
 
 /// `/bucket/key` or `bucket/key`, percent-encoded, maybe with `?versionId=`.
-fn parse_source(source: &str) -> Result<(String, String), Failure> {
+pub fn parse_source(source: &str) -> Result<(String, String), Failure> {
     let source = source.split('?').next().unwrap_or("");
     let decoded = decode(source)?;
     let trimmed = decoded.strip_prefix('/').unwrap_or(&decoded);

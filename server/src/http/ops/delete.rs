@@ -35,7 +35,19 @@ pub async fn delete_objects(call: &Call<'_>, body: Incoming) -> Result<Response<
     let url_encoded = req
         .param("encoding-type")
         .is_some_and(|v| v.eq_ignore_ascii_case("url"));
-    let doc = parse(&read_document(call, body).await?)?;
+    let (keys, quiet) = delete_document(&read_document(call, body).await?)?;
+    let results = call.client.delete_objects(&req.bucket, keys, quiet).await?;
+    Ok(xml(delete_result(
+        req.dialect,
+        &results,
+        quiet,
+        url_encoded,
+    )))
+}
+
+/// The keys a Delete document names (1 to `DELETE_KEYS_MAX`) and whether it is quiet.
+pub fn delete_document(doc: &[u8]) -> Result<(Vec<String>, bool), Failure> {
+    let doc = parse(doc)?;
     if doc.name != "Delete" {
         return Err(Failure::MalformedXml("expected a Delete document".into()));
     }
@@ -55,13 +67,7 @@ pub async fn delete_objects(call: &Call<'_>, body: Incoming) -> Result<Response<
             "a Delete names 1 to {DELETE_KEYS_MAX} objects"
         )));
     }
-    let results = call.client.delete_objects(&req.bucket, keys, quiet).await?;
-    Ok(xml(delete_result(
-        req.dialect,
-        &results,
-        quiet,
-        url_encoded,
-    )))
+    Ok((keys, quiet))
 }
 
 /// The DeleteResult document: `Deleted` per key (unless quiet), `Error` per failure.

@@ -94,7 +94,7 @@ pub async fn object_meta(call: &Call<'_>) -> Result<Response<Body>, Failure> {
 
 /// A single `bytes=` range; anything else (several ranges, bad syntax, `a-b` with
 /// `b < a`) is ignored and the whole object served, as both services do.
-fn parse_range(value: &str) -> Option<RangeSpec> {
+pub fn parse_range(value: &str) -> Option<RangeSpec> {
     let spec = value.trim().strip_prefix("bytes=")?.trim();
     if spec.contains(',') {
         return None;

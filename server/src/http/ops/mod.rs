@@ -1,11 +1,12 @@
 //! The operations, one file per family; each handler takes a [`Call`] and answers with a
 //! response or a [`Failure`].
 
-mod acl;
-mod bucket;
-mod copy;
-mod delete;
-mod get;
+// `pub(super)` for the parsers `fuzz_api` exposes.
+pub(super) mod acl;
+pub(super) mod bucket;
+pub(super) mod copy;
+pub(super) mod delete;
+pub(super) mod get;
 mod list;
 mod put;
 mod service;
