@@ -12,6 +12,8 @@ use bytes::Bytes;
 use ringstore_engine::device_set::{format, FormatOptions};
 use ringstore_engine::{Acl, Engine, EngineConfig, Error, ListParams, PutOptions, StorageClass};
 
+mod common;
+
 fn body(i: u64) -> Vec<u8> {
     let len = if i % 16 == 3 {
         300_000
@@ -22,7 +24,7 @@ fn body(i: u64) -> Vec<u8> {
 }
 
 fn paths(dir: &std::path::Path) -> Vec<PathBuf> {
-    (0..6).map(|i| dir.join(format!("dev{i}"))).collect()
+    common::device_paths(dir, 6)
 }
 
 /// The child: runs when RINGSTORE_CRASH_CHILD names the device directory.

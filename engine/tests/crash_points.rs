@@ -24,6 +24,9 @@ use ringstore_engine::{
     Acl, Engine, EngineConfig, Error, Handle, ListParams, PutOptions, StorageClass,
 };
 
+mod common;
+use common::{block_on, data};
+
 const BUCKET: &str = "crash";
 /// Stored in data stripes (the small ones are packed into the log).
 const LARGE_BYTES: usize = 300_000;
@@ -33,30 +36,14 @@ const CHILD_DEADLINE: Duration = Duration::from_secs(600);
 /// Children run one at a time: each starts a whole engine.
 static ONE_CHILD: Mutex<()> = Mutex::new(());
 
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn paths(dir: &Path) -> Vec<PathBuf> {
-    (0..6).map(|i| dir.join(format!("dev{i}"))).collect()
+    common::device_paths(dir, 6)
 }
 
 fn start(dir: &Path) -> Engine {
     let mut cfg = EngineConfig::new(paths(dir));
     cfg.executors = 1;
     Engine::start(cfg).unwrap()
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    futures::executor::block_on(f)
 }
 
 /// The child's operation log: `begin <op>` before an operation, `ok <op>` after its

@@ -10,10 +10,13 @@ use ringstore_engine::device_set::{format, FormatOptions};
 use ringstore_engine::shared::DeviceState;
 use ringstore_engine::{Acl, Engine, EngineConfig, Error, Handle, PutOptions, StorageClass};
 
+mod common;
+use common::block_on;
+
 const MIB: u64 = 1024 * 1024;
 
 fn paths(dir: &Path) -> Vec<PathBuf> {
-    (0..4).map(|i| dir.join(format!("dev{i}"))).collect()
+    common::device_paths(dir, 4)
 }
 
 fn body(i: usize) -> Vec<u8> {
@@ -27,10 +30,6 @@ fn start(devices: Vec<PathBuf>) -> Result<Engine, Error> {
         pin: false,
         ..EngineConfig::new(devices)
     })
-}
-
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
-    futures::executor::block_on(f)
 }
 
 fn put(h: &Handle, i: usize) -> Result<(), Error> {

@@ -9,6 +9,9 @@ use ringstore_engine::{
     Acl, Engine, EngineConfig, Error, ListParams, PutOptions, RangeSpec, StorageClass,
 };
 
+mod common;
+use common::{block_on, data};
+
 struct Set {
     _dir: tempfile::TempDir,
     paths: Vec<PathBuf>,
@@ -39,22 +42,6 @@ fn start(set: &Set) -> Engine {
     let mut cfg = EngineConfig::new(set.paths.clone());
     cfg.executors = 2;
     Engine::start(cfg).unwrap()
-}
-
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    futures::executor::block_on(f)
 }
 
 const SIZES: [usize; 10] = [

@@ -33,6 +33,9 @@ use ringstore_engine::{
     Acl, Engine, EngineConfig, Error, Handle, ListParams, PutOptions, StorageClass,
 };
 
+mod common;
+use common::block_on;
+
 const BUCKET: &str = "sim";
 const MIB: u64 = 1024 * 1024;
 const DEVICES: usize = 4;
@@ -69,12 +72,8 @@ fn body(len: usize, tag: u64) -> Vec<u8> {
     (0..len).map(|_| r.next() as u8).collect()
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    futures::executor::block_on(f)
-}
-
 fn paths(dir: &Path) -> Vec<PathBuf> {
-    (0..DEVICES).map(|i| dir.join(format!("dev{i}"))).collect()
+    common::device_paths(dir, DEVICES)
 }
 
 fn new_set(prefix: &str) -> (tempfile::TempDir, Vec<PathBuf>) {

@@ -9,26 +9,13 @@ use md5::{Digest, Md5};
 use ringstore_engine::device_set::{format, FormatOptions};
 use ringstore_engine::{Acl, Engine, EngineConfig, Handle, PutOptions, StorageClass, Versioning};
 
+mod common;
+use common::{block_on, data};
+
 const BIG_BYTES: usize = 70 << 20;
 /// Three of these fill 186 of a 1 MiB extent's 256 rows at k = 2; the big object's first
 /// 64-row stripe then fits behind them.
 const SMALL_BYTES: usize = 500_000;
-
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    futures::executor::block_on(f)
-}
 
 fn free(h: &Handle) -> usize {
     block_on(h.status()).unwrap()[0].extents_free

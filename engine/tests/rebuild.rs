@@ -17,13 +17,16 @@ use futures::SinkExt;
 use ringstore_engine::device_set::{format, FormatOptions};
 use ringstore_engine::{Acl, Engine, EngineConfig, Error, Handle, PutOptions, StorageClass};
 
+mod common;
+use common::block_on;
+
 const MIB: u64 = 1024 * 1024;
 /// The writer stops after this many puts or this long, whichever comes first.
 const WRITER_PUTS_MAX: usize = 400;
 const WRITER_SECS_MAX: u64 = 30;
 
 fn paths(dir: &Path) -> Vec<PathBuf> {
-    (0..4).map(|i| dir.join(format!("dev{i}"))).collect()
+    common::device_paths(dir, 4)
 }
 
 /// Version `round` of object `i`: sizes from packed-in-the-log to several stripes.
@@ -40,10 +43,6 @@ fn start(devices: Vec<PathBuf>) -> Result<Engine, Error> {
         pin: false,
         ..EngineConfig::new(devices)
     })
-}
-
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
-    futures::executor::block_on(f)
 }
 
 fn put(h: &Handle, i: usize, round: usize) {

@@ -12,6 +12,8 @@ use bytes::Bytes;
 use ringstore_engine::device_set::{format, FormatOptions};
 use ringstore_engine::{Acl, Engine, EngineConfig, Handle, PutOptions, StorageClass};
 
+mod common;
+
 const MIB: u64 = 1024 * 1024;
 const K: usize = 2;
 const M: usize = 1;
@@ -19,7 +21,7 @@ const BLOCK: usize = 4096;
 const MARKER: &[u8] = b"inline-object-marker-7f3a";
 
 fn paths(dir: &Path) -> Vec<PathBuf> {
-    (0..K + M).map(|i| dir.join(format!("dev{i}"))).collect()
+    common::device_paths(dir, K + M)
 }
 
 /// Large enough (three 2+1 stripes, 73 % of a 1 MiB extent) that data compaction leaves

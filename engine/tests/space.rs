@@ -10,6 +10,9 @@ use bytes::Bytes;
 use ringstore_engine::device_set::{format, FormatOptions};
 use ringstore_engine::{Acl, Engine, EngineConfig, Error, Handle, PutOptions, StorageClass};
 
+mod common;
+use common::{block_on, data};
+
 /// Keys of the live set, and the packed size of each object: 24 × 48 KiB ≈ 1.2 MB live.
 const KEYS: u64 = 24;
 const BODY_BYTES: usize = 48 * 1024;
@@ -18,24 +21,8 @@ const BODY_BYTES: usize = 48 * 1024;
 const RUNS: u64 = 28;
 const WRITES_PER_RUN: u64 = 150;
 
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    futures::executor::block_on(f)
-}
-
 fn paths(dir: &Path) -> Vec<PathBuf> {
-    (0..6).map(|i| dir.join(format!("dev{i}"))).collect()
+    common::device_paths(dir, 6)
 }
 
 /// 6 × 24 MiB, 1 MiB extents, one partition: 22 extents of 4 × 1 MiB ≈ 88 MB of user

@@ -15,8 +15,11 @@ use ringstore_engine::{
     PutOptions, StorageClass, VersionSummary, Versioning,
 };
 
+mod common;
+use common::block_on;
+
 fn paths(dir: &Path) -> Vec<PathBuf> {
-    (0..3).map(|i| dir.join(format!("dev{i}"))).collect()
+    common::device_paths(dir, 3)
 }
 
 fn new_set() -> tempfile::TempDir {
@@ -41,10 +44,6 @@ fn start(dir: &Path) -> Engine {
     let mut cfg = EngineConfig::new(paths(dir));
     cfg.executors = 2;
     Engine::start(cfg).unwrap()
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    futures::executor::block_on(f)
 }
 
 /// Distinct contents per write; `big` ones are stored in data stripes, not the log.
