@@ -154,3 +154,16 @@ fn sdk_awscli() {
 fn sdk_s3cmd() {
     run_suite("test_s3cmd.py");
 }
+
+/// The authorization matrix over HTTP (S3 dialect): 13 operations × 3 bucket ACLs × 5
+/// callers (owner, other user, anonymous, wrong secret, unknown key).
+#[test]
+fn sdk_auth_matrix_s3() {
+    run_suite("test_auth_matrix.py");
+}
+
+/// The same matrix in the OSS dialect (oss2, signatures V1 and V4).
+#[test]
+fn sdk_auth_matrix_oss() {
+    run_suite("test_auth_matrix_oss.py");
+}
