@@ -268,6 +268,11 @@ impl Daemon {
         child.wait_with_output().unwrap()
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon running").id()
+    }
+
     /// SIGKILL: no chance to flush or checkpoint.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
