@@ -61,7 +61,7 @@ fn ringbench(target: &str, extra: &[&str], json: &Path, seconds: u64) -> Child {
 /// One injected fault: a PUT that announces a body and leaves after half of it (HTTP), or
 /// a frame of garbage (binary protocol).
 fn inject(daemon: &Daemon, n: u64) {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         if let Ok(mut s) = TcpStream::connect(&daemon.http) {
             let head = format!(
                 "PUT /soak-http/vanished-{n} HTTP/1.1\r\nHost: {}\r\nContent-Length: 65536\r\n\r\n",
