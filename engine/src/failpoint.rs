@@ -18,12 +18,16 @@ pub const DURING_CHECKPOINT: &str = "during-checkpoint";
 /// Log compaction: one live inline object of the extent was moved, the rest were not.
 pub const DURING_COMPACTION: &str = "during-compaction";
 
+/// A scrub repair: one rebuilt block run of a stripe is written, the others may not be.
+pub const DURING_REPAIR: &str = "during-repair";
+
 /// Every crash point, for tools and tests that list them.
-pub const ALL: [&str; 4] = [
+pub const ALL: [&str; 5] = [
     AFTER_DATA_WRITE,
     AFTER_LOG_RECORD,
     DURING_CHECKPOINT,
     DURING_COMPACTION,
+    DURING_REPAIR,
 ];
 
 /// The environment variable that arms crash points.

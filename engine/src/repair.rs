@@ -164,7 +164,11 @@ impl Partition {
         let results = join_all(runs.into_iter().map(|(s, r, rows, buf)| {
             let dev = g.device_of(id.extent, s);
             let at = self.dev.offset(id.extent, id.first_block + r as u32);
-            async move { (rows, self.dev.write(dev, at, buf).await) }
+            async move {
+                let written = self.dev.write(dev, at, buf).await;
+                crate::failpoint::crash_point!(crate::failpoint::DURING_REPAIR);
+                (rows, written)
+            }
         }))
         .await;
         let ok = |r: &&(u64, std::io::Result<()>)| r.1.is_ok();
