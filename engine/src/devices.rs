@@ -223,7 +223,10 @@ impl Devices {
         pre_image.resize(len, 0);
         fault_sim::record_pre_image(dev, seq, fate.offset, pre_image);
         let r = f.write_at(buf, fate.offset).await;
-        fault_sim::after_write(dev, seq, fate.offset, len, matches!(r, Ok(n) if n == len));
+        let ok = matches!(r, Ok(n) if n == len);
+        if !fault_sim::after_write(dev, seq, fate.offset, len, ok) {
+            return Err(Fault::Frozen.error());
+        }
         sleep_us(fate.delay_after_us).await;
         self.check_write(dev, len, r)
     }
@@ -284,8 +287,11 @@ impl Devices {
             Err(e) => self.note_error(dev, e),
             #[cfg(feature = "failpoints")]
             Ok(()) => {
+                // A flush that completes after the simulated crash does not count.
                 if let Some(covered) = covered {
-                    crate::fault_sim::after_sync(dev, &covered);
+                    if !crate::fault_sim::after_sync(dev, &covered) {
+                        return Err(crate::fault_sim::Fault::Frozen.error());
+                    }
                 }
             }
             #[cfg(not(feature = "failpoints"))]

@@ -9,8 +9,9 @@
 //! - reordered completions: small random timer delays before issuing and after completing;
 //! - failing devices: every I/O on them returns EIO;
 //! - a crash: [`crash`] (or `Plan::crash_after_ios`) freezes the layer, so every later I/O
-//!   fails without reaching the files and without counting against a device; after the
-//!   engine is dropped, [`apply_crash`] gives each write not covered by a completed
+//!   fails without reaching the files and without counting against a device (a write or
+//!   fdatasync in flight at the crash fails too when it completes: the process never saw
+//!   it finish, so nothing it covers may be acknowledged); after the engine is dropped, [`apply_crash`] gives each write not covered by a completed
 //!   fdatasync of its device a fate: kept, lost (its pre-image, read before it was issued,
 //!   is put back) or torn (a 512-byte-granular prefix of it survives).
 //!
@@ -285,8 +286,14 @@ pub fn record_pre_image(dev: usize, seq: u64, offset: u64, pre_image: Vec<u8>) {
 }
 
 /// Write `seq` completed (`ok`) or failed; a completed write may leave a latent bad block.
-pub fn after_write(dev: usize, seq: u64, offset: u64, len: usize, ok: bool) {
+/// False if the layer froze while the write was in flight: its bytes may have reached the
+/// file (the crash gives them a fate like any unsynced write) but it must be reported
+/// failed, as every I/O after the crash is.
+pub fn after_write(dev: usize, seq: u64, offset: u64, len: usize, ok: bool) -> bool {
     with(|s| {
+        if s.frozen {
+            return false;
+        }
         if let Some(u) = s.unsynced.get_mut(&dev) {
             if let Some(w) = u.iter_mut().find(|w| w.seq == seq) {
                 w.completed = ok;
@@ -301,7 +308,9 @@ pub fn after_write(dev: usize, seq: u64, offset: u64, len: usize, ok: bool) {
                 .insert(offset + block * BLOCK_BYTES as u64);
             s.counts.latent_blocks += 1;
         }
-    });
+        true
+    })
+    .unwrap_or(true)
 }
 
 /// Decides a read; `Ok(delay_us)` to go ahead.
@@ -334,15 +343,22 @@ pub fn before_sync(dev: usize) -> Option<Result<Vec<u64>, Fault>> {
     })
 }
 
-/// The fdatasync of `dev` succeeded: the writes in `covered` are durable.
-pub fn after_sync(dev: usize, covered: &[u64]) {
+/// The fdatasync of `dev` succeeded: the writes in `covered` are durable, unless the
+/// layer froze while it was in flight. Then the crash came first: the writes stay
+/// unsynced and the sync must fail (false), since a crashed process never learns that
+/// its flush completed (reporting success would let the engine acknowledge writes that
+/// the crash then loses).
+pub fn after_sync(dev: usize, covered: &[u64]) -> bool {
     with(|s| {
-        if !s.frozen {
-            if let Some(u) = s.unsynced.get_mut(&dev) {
-                u.retain(|w| !covered.contains(&w.seq));
-            }
+        if s.frozen {
+            return false;
         }
-    });
+        if let Some(u) = s.unsynced.get_mut(&dev) {
+            u.retain(|w| !covered.contains(&w.seq));
+        }
+        true
+    })
+    .unwrap_or(true)
 }
 
 /// After a crash, with the engine gone: gives every unsynced write of each device (files

@@ -321,6 +321,53 @@ fn seeded_faults_within_the_parity_budget_lose_nothing() {
     );
 }
 
+/// A crash that lands while flushes are in flight: the flushes admitted before it complete
+/// on the real files afterwards, but the layer does not count them (the writes stay
+/// unsynced and get a fate), so they must not report success either, or the engine would
+/// acknowledge a batch the crash then loses. The freeze is placed on the third of four
+/// flushes by I/O count, which is deterministic: `Devices::sync` admits every device's
+/// flush in order before any of them completes.
+#[test]
+fn a_flush_in_flight_at_the_crash_does_not_report_success() {
+    use ringstore_engine::constants::BLOCK_BYTES;
+    use ringstore_engine::device_set::identify;
+    use ringstore_engine::devices::Devices;
+    use ringstore_engine::shared::Shared;
+
+    let _one = lock();
+    let (_dir, all) = new_set("fault-sim-flush-");
+    let id = identify(&all).unwrap();
+    let at = id.layout.extent_offset(0);
+    fault_sim::install(Plan {
+        seed: 1,
+        ..Plan::default()
+    });
+    let synced = glommio::LocalExecutor::default().run(async {
+        let shared = Shared::new(id.layout, &id.devices);
+        let dev = Devices::open(&id, shared).await.unwrap();
+        for d in 0..DEVICES {
+            let mut buf = dev.alloc(BLOCK_BYTES);
+            buf.as_bytes_mut().fill(0xa5);
+            dev.write(d, at, buf).await.unwrap();
+        }
+        // The next two flushes are admitted; the third I/O freezes the layer.
+        fault_sim::crash_after(3);
+        dev.sync(2).await
+    });
+    assert!(fault_sim::frozen(), "the crash came during the flushes");
+    assert!(
+        synced.is_err(),
+        "flushes that completed after the crash reported success"
+    );
+    fault_sim::apply_crash(&all).unwrap();
+    let counts = fault_sim::uninstall();
+    assert_eq!(
+        counts.unsynced_kept + counts.unsynced_lost + counts.unsynced_torn,
+        DEVICES as u64,
+        "every write stayed unsynced and got a fate"
+    );
+}
+
 fn put_all(h: &Handle, count: u64) {
     for i in 0..count {
         let data = Bytes::from(body(SIZES[i as usize % SIZES.len()], i));
