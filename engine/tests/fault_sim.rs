@@ -20,6 +20,14 @@
 //! variable rather than `--seeds N`:
 //! `FAULT_SIM_SEEDS=2000 cargo test -p ringstore-engine --features failpoints --test fault_sim`.
 //! A failing seed is printed with the command that reruns it alone.
+//!
+//! Known engine bug, found by this simulation and not fixed yet: after a torn log tail the
+//! next batch is written with the torn batch's identity (extent, generation, block, seq).
+//! If that rewrite is misdirected on one device, the torn batch's old shard stays there,
+//! passes its header and checksum checks, and a later recovery can replay it in place of
+//! the real batch (seeds 308 and 345 in the range 201–700 hit it, depending on timing).
+//! The fix is to never reuse a batch identity after a torn tail (continue in a new
+//! generation or extent that recovery follows), or a whole-payload CRC in the batch header.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
