@@ -313,9 +313,8 @@ fn crash_at(dir: &Path, point: &str, armed: &str) -> String {
     std::fs::read_to_string(dir.join("ops")).unwrap()
 }
 
-/// One crash point end to end; returns the model and the restarted engine's object count.
-fn run(point: &str, armed: &str) -> (Model, usize) {
-    let _one = ONE_CHILD.lock().unwrap_or_else(|e| e.into_inner());
+/// A fresh 4+2 set of six 48 MiB devices with one partition, in a scratch directory.
+fn formatted_dir() -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
         .prefix("crash-points")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
@@ -330,6 +329,13 @@ fn run(point: &str, armed: &str) -> (Model, usize) {
         prefill: false,
     };
     format(&paths(dir.path()), &opts).unwrap();
+    dir
+}
+
+/// One crash point end to end; returns the model and the restarted engine's object count.
+fn run(point: &str, armed: &str) -> (Model, usize) {
+    let _one = ONE_CHILD.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = formatted_dir();
     let ops = crash_at(dir.path(), point, armed);
     assert!(!ops.contains("finished"));
     let mut m = model(&ops);
@@ -437,20 +443,7 @@ fn scrub_pass(h: &Handle) -> u64 {
 #[test]
 fn during_repair_reads_stay_exact_and_the_next_pass_finishes_it() {
     let _one = ONE_CHILD.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::Builder::new()
-        .prefix("crash-points")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap();
-    let opts = FormatOptions {
-        data_shards: 4,
-        parity_shards: 2,
-        device_bytes: 48 << 20,
-        extent_bytes: 1 << 20,
-        partitions: 1,
-        force: false,
-        prefill: false,
-    };
-    format(&paths(dir.path()), &opts).unwrap();
+    let dir = formatted_dir();
     let engine = start(dir.path());
     let h = engine.handle();
     let mut log = Log(std::fs::File::create(dir.path().join("populate")).unwrap());
