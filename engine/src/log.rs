@@ -256,6 +256,18 @@ pub struct Root {
 }
 
 impl Root {
+    /// Where the log replay of this root starts.
+    pub fn log_pos(&self) -> LogPos {
+        LogPos {
+            seq: self.log_seq,
+            extent: self.log_extent,
+            generation: self.log_generation,
+            block: self.log_block,
+            next_extent: self.log_next_extent,
+            next_generation: self.log_next_generation,
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         assert!(self.checkpoint_runs.len() <= ROOT_RUNS_MAX);
         let mut w = Writer::default();

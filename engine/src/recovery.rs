@@ -23,14 +23,7 @@ impl Partition {
             // Replay adjusts liveness record by record, from the image's counts.
             self.st.borrow_mut().recount();
         }
-        let mut pos = LogPos {
-            seq: root.log_seq,
-            extent: root.log_extent,
-            generation: root.log_generation,
-            block: root.log_block,
-            next_extent: root.log_next_extent,
-            next_generation: root.log_next_generation,
-        };
+        let mut pos = root.log_pos();
         self.mark_log_extent(pos.extent, pos.generation);
         self.mark_log_extent(pos.next_extent, pos.next_generation);
         self.log_chain.borrow_mut().push(pos.extent);

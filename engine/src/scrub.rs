@@ -577,14 +577,7 @@ impl Partition {
         let Some(root) = self.read_root().await else {
             return Ok(());
         };
-        let mut pos = LogPos {
-            seq: root.log_seq,
-            extent: root.log_extent,
-            generation: root.log_generation,
-            block: root.log_block,
-            next_extent: root.log_next_extent,
-            next_generation: root.log_next_generation,
-        };
+        let mut pos = root.log_pos();
         while pos.seq < self.applied.get().seq {
             let here = self
                 .probe_rows(

@@ -37,6 +37,32 @@ fn put(h: &Handle, i: usize) -> Result<(), Error> {
     block_on(h.put_object_bytes("loss", &format!("o{i}"), PutOptions::default(), data)).map(drop)
 }
 
+/// A fresh 2+2 set of four 24 MiB devices with bucket `loss` holding objects o0..o7,
+/// and its engine running.
+fn populated(prefix: &str) -> (tempfile::TempDir, Vec<PathBuf>, Engine) {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let opts = FormatOptions {
+        data_shards: 2,
+        parity_shards: 2,
+        device_bytes: 24 * MIB,
+        extent_bytes: MIB,
+        partitions: 1,
+        ..FormatOptions::default()
+    };
+    let all = paths(dir.path());
+    format(&all, &opts).unwrap();
+    let engine = start(all.clone()).unwrap();
+    let h = engine.handle();
+    block_on(h.create_bucket("loss", "r", Acl::Private, StorageClass::Standard, "o")).unwrap();
+    for i in 0..8 {
+        put(&h, i).unwrap();
+    }
+    (dir, all, engine)
+}
+
 fn check_all(h: &Handle, count: usize) {
     for i in 0..count {
         let (_, got) = block_on(h.get_object_bytes("loss", &format!("o{i}"), None)).unwrap();
@@ -56,26 +82,8 @@ fn wait_pass(h: &Handle, passes: u64) {
 
 #[test]
 fn lose_parity_replace_rebuild_then_lose_the_others() {
-    let dir = tempfile::Builder::new()
-        .prefix("device-loss-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap();
-    let opts = FormatOptions {
-        data_shards: 2,
-        parity_shards: 2,
-        device_bytes: 24 * MIB,
-        extent_bytes: MIB,
-        partitions: 1,
-        ..FormatOptions::default()
-    };
-    let all = paths(dir.path());
-    format(&all, &opts).unwrap();
-    let engine = start(all.clone()).unwrap();
+    let (dir, all, engine) = populated("device-loss-");
     let h = engine.handle();
-    block_on(h.create_bucket("loss", "r", Acl::Private, StorageClass::Standard, "o")).unwrap();
-    for i in 0..8 {
-        put(&h, i).unwrap();
-    }
     block_on(h.checkpoint()).unwrap();
     engine.shutdown();
 
@@ -130,26 +138,8 @@ fn lose_parity_replace_rebuild_then_lose_the_others() {
 /// count as its errors (`DEVICE_READ_ERRORS_MAX` of them fail it), and writes go on.
 #[test]
 fn device_truncated_while_serving_reads_continue_degraded() {
-    let dir = tempfile::Builder::new()
-        .prefix("device-truncated-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap();
-    let opts = FormatOptions {
-        data_shards: 2,
-        parity_shards: 2,
-        device_bytes: 24 * MIB,
-        extent_bytes: MIB,
-        partitions: 1,
-        ..FormatOptions::default()
-    };
-    let all = paths(dir.path());
-    format(&all, &opts).unwrap();
-    let engine = start(all.clone()).unwrap();
+    let (_dir, all, engine) = populated("device-truncated-");
     let h = engine.handle();
-    block_on(h.create_bucket("loss", "r", Acl::Private, StorageClass::Standard, "o")).unwrap();
-    for i in 0..8 {
-        put(&h, i).unwrap();
-    }
     std::fs::OpenOptions::new()
         .write(true)
         .open(&all[2])
