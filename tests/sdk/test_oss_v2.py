@@ -257,7 +257,7 @@ def test_response_header_overrides(client, bucket):
 
 
 def test_content_md5(client, bucket):
-    expect_error(lambda: put(client, bucket, "m", b"payload", content_md5=md5_b64(b"other")), "BadDigest", 400)
+    expect_error(lambda: put(client, bucket, "m", b"payload", content_md5=md5_b64(b"other")), "InvalidDigest", 400)
     assert client.is_object_exist(bucket, "m") is False
     expect_error(lambda: put(client, bucket, "m", b"payload", content_md5="not-an-md5"), "InvalidDigest", 400)
     put(client, bucket, "m", b"payload", content_md5=md5_b64(b"payload"))

@@ -156,13 +156,16 @@ fn sdk_s3cmd() {
 }
 
 /// The authorization matrix over HTTP (S3 dialect): 13 operations × 3 bucket ACLs × 5
-/// callers (owner, other user, anonymous, wrong secret, unknown key).
+/// callers (owner, other user, anonymous, wrong secret, unknown key), then the owner's and
+/// the other user's requests with a skewed clock, presigned URLs fresh and expired (SigV4
+/// and V2), and bodies changed after signing.
 #[test]
 fn sdk_auth_matrix_s3() {
     run_suite("test_auth_matrix.py");
 }
 
-/// The same matrix in the OSS dialect (oss2, signatures V1 and V4).
+/// The same matrix in the OSS dialect (oss2, signatures V1 and V4), skewed clocks, presigned
+/// URLs and bodies changed after signing included.
 #[test]
 fn sdk_auth_matrix_oss() {
     run_suite("test_auth_matrix_oss.py");

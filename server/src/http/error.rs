@@ -94,8 +94,27 @@ impl Failure {
             Status::BucketAlreadyExists => "The requested bucket name is not available.",
             Status::InvalidBucketName => "The specified bucket is not valid.",
             Status::AccessDenied => "Access Denied",
+            Status::BadDigest => "The Content-MD5 you specified did not match what we received.",
             _ => return None,
         })
+    }
+
+    /// Whether the body differs from the Content-MD5 the request carries.
+    fn is_md5_mismatch(&self) -> bool {
+        matches!(
+            self,
+            Failure::BadDigest | Failure::Engine(Status::BadDigest, _)
+        )
+    }
+
+    /// The message of the error document in `dialect`.
+    pub fn message_in(&self, dialect: Dialect) -> String {
+        match dialect {
+            Dialect::Oss if self.is_md5_mismatch() => {
+                "The Content-MD5 you specified was invalid.".into()
+            }
+            _ => self.message(),
+        }
     }
 
     /// The message of the error document.
@@ -126,8 +145,11 @@ pub fn oss_code(f: &Failure) -> (u16, &'static str) {
             Status::FileAlreadyExists => (409, "FileAlreadyExists"),
             Status::ObjectTooLarge => (400, "EntityTooLarge"),
             Status::IncompleteBody => (400, "IncompleteBody"),
+            // OSS has no BadDigest: a Content-MD5 that differs from the body is InvalidDigest.
+            Status::BadDigest => (400, "InvalidDigest"),
             other => engine_code(*other),
         },
+        Failure::BadDigest => (400, "InvalidDigest"),
         Failure::KeyTooLong => (400, "InvalidObjectName"),
         Failure::ChecksumMismatch(_) => (400, "InvalidDigest"),
         Failure::ContentSha256Mismatch => (400, "InvalidDigest"),
@@ -261,7 +283,7 @@ fn error_document(f: &Failure, code: &str, cx: &ErrorContext<'_>) -> String {
     let mut w = XmlWriter::new();
     w.open("Error");
     w.elem("Code", code);
-    w.elem("Message", &f.message());
+    w.elem("Message", &f.message_in(cx.dialect));
     w.elem("RequestId", cx.request_id);
     w.elem("HostId", cx.host_id);
     if let Some(bucket) = cx.bucket {
@@ -293,6 +315,25 @@ mod tests {
         let f = Failure::Engine(Status::FileAlreadyExists, String::new());
         assert_eq!(oss_code(&f), (409, "FileAlreadyExists"));
         assert_eq!(s3_code(&f), (412, "PreconditionFailed"));
+    }
+
+    #[test]
+    fn a_content_md5_mismatch_is_bad_digest_in_s3_and_invalid_digest_in_oss() {
+        for f in [
+            Failure::BadDigest,
+            Failure::Engine(Status::BadDigest, "md5".into()),
+        ] {
+            assert_eq!(s3_code(&f), (400, "BadDigest"));
+            assert_eq!(oss_code(&f), (400, "InvalidDigest"));
+            assert_eq!(
+                f.message_in(Dialect::Oss),
+                "The Content-MD5 you specified was invalid."
+            );
+            assert!(f.message_in(Dialect::S3).contains("did not match"));
+        }
+        // A Content-MD5 that is not an MD5 at all is InvalidDigest in both.
+        assert_eq!(s3_code(&Failure::InvalidDigest), (400, "InvalidDigest"));
+        assert_eq!(oss_code(&Failure::InvalidDigest), (400, "InvalidDigest"));
     }
 
     #[test]

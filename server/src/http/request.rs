@@ -83,6 +83,8 @@ pub struct ApiRequest {
     pub path: String,
     /// The path as sent, still percent-encoded (S3 V2 signs it).
     pub raw_path: String,
+    /// Whether the Host named the bucket (virtual-host addressing).
+    pub virtual_host: bool,
     /// Decoded `(name, value)` pairs in request order; a bare `?acl` has value "".
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
@@ -116,7 +118,9 @@ impl ApiRequest {
         }
         let query = parse_query(&raw_query)?;
         let host = header(&parts.headers, "host").unwrap_or("");
-        let (bucket, key) = match host_bucket(host, domains) {
+        let by_host = host_bucket(host, domains);
+        let virtual_host = by_host.is_some();
+        let (bucket, key) = match by_host {
             Some(bucket) => (bucket, path.strip_prefix('/').unwrap_or(&path).to_owned()),
             None => {
                 let rest = path.strip_prefix('/').unwrap_or(&path);
@@ -140,6 +144,7 @@ impl ApiRequest {
             key,
             path,
             raw_path: parts.uri.path().to_owned(),
+            virtual_host,
             query,
             headers: parts.headers.clone(),
         })

@@ -253,7 +253,7 @@ pub fn string_to_sign(req: &ApiRequest, sig: &OssV1) -> String {
     let resource = match sig.flavor {
         Flavor::Oss if req.bucket.is_empty() => "/".to_owned(),
         Flavor::Oss => format!("/{}/{}", req.bucket, req.key),
-        Flavor::S3V2 => req.raw_path.clone(),
+        Flavor::S3V2 => s3_v2_resource(req),
     };
     let names = sig.flavor.subresources();
     let mut subs: Vec<&(String, String)> = req
@@ -283,6 +283,22 @@ pub fn string_to_sign(req: &ApiRequest, sig: &OssV1) -> String {
         h("content-md5"),
         h("content-type"),
     )
+}
+
+/// S3 V2's CanonicalizedResource: `/bucket` (from the Host, with virtual hosting) and the
+/// path as sent. A bucket is always the resource `/bucket/`: SDKs sign a path-style
+/// `/bucket` request as `/bucket/` (botocore's `auth_path`), as S3 itself computes it.
+fn s3_v2_resource(req: &ApiRequest) -> String {
+    if req.bucket.is_empty() {
+        return req.raw_path.clone();
+    }
+    if req.virtual_host {
+        return format!("/{}{}", req.bucket, req.raw_path);
+    }
+    if req.key.is_empty() && !req.raw_path.ends_with('/') {
+        return format!("{}/", req.raw_path);
+    }
+    req.raw_path.clone()
 }
 
 pub fn sign(secret: &str, string_to_sign: &str) -> String {
@@ -364,6 +380,33 @@ mod tests {
             Err(Failure::AccessDenied(_))
         ));
         check_time(&req, &sig, 999).unwrap();
+    }
+
+    #[test]
+    fn s3_v2_signs_a_bucket_as_bucket_slash_in_both_addressings() {
+        let sig = |req: &ApiRequest| parse_query(req, Flavor::S3V2).unwrap();
+        let q = "?AWSAccessKeyId=AK&Signature=x&Expires=1000";
+        for (uri, host, resource) in [
+            ("/bkt", "h", "/bkt/"),
+            ("/bkt/", "h", "/bkt/"),
+            ("/bkt/a%20b", "h", "/bkt/a%20b"),
+            ("/", "bkt.localhost", "/bkt/"),
+            ("/a%20b", "bkt.localhost", "/bkt/a%20b"),
+            ("/", "h", "/"),
+        ] {
+            let mut builder = http::Request::builder()
+                .method("GET")
+                .uri(format!("{uri}{q}"));
+            builder = builder.header("host", host);
+            let (parts, ()) = builder.body(()).unwrap().into_parts();
+            let req = ApiRequest::parse(&parts, &["localhost".to_owned()]).unwrap();
+            let text = string_to_sign(&req, &sig(&req));
+            assert_eq!(
+                text,
+                format!("GET\n\n\n1000\n{resource}"),
+                "{uri} on {host}"
+            );
+        }
     }
 
     #[test]
