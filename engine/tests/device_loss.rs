@@ -3,33 +3,21 @@
 //! the loss of the two other devices — so the rebuilt ones hold everything (data, log,
 //! checkpoint, superblocks). Losing more devices than the parity is a clean error.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bytes::Bytes;
-use ringstore_engine::device_set::{format, FormatOptions};
 use ringstore_engine::shared::DeviceState;
-use ringstore_engine::{Acl, Engine, EngineConfig, Error, Handle, PutOptions, StorageClass};
+use ringstore_engine::{Engine, Error, Handle, PutOptions};
 
 mod common;
-use common::block_on;
+use common::{block_on, TestSet, MIB};
 
-const MIB: u64 = 1024 * 1024;
-
-fn paths(dir: &Path) -> Vec<PathBuf> {
-    common::device_paths(dir, 4)
-}
+/// Four 24 MiB devices in 2+2, one partition, one unpinned executor.
+const SET: TestSet = TestSet::new(2, 2, 24 * MIB, 1);
 
 fn body(i: usize) -> Vec<u8> {
     let len = [10usize, 5000, 70_000, 600_000][i % 4];
     (0..len).map(|j| (j * 31 + i * 7) as u8).collect()
-}
-
-fn start(devices: Vec<PathBuf>) -> Result<Engine, Error> {
-    Engine::start(EngineConfig {
-        executors: 1,
-        pin: false,
-        ..EngineConfig::new(devices)
-    })
 }
 
 fn put(h: &Handle, i: usize) -> Result<(), Error> {
@@ -40,26 +28,12 @@ fn put(h: &Handle, i: usize) -> Result<(), Error> {
 /// A fresh 2+2 set of four 24 MiB devices with bucket `loss` holding objects o0..o7,
 /// and its engine running.
 fn populated(prefix: &str) -> (tempfile::TempDir, Vec<PathBuf>, Engine) {
-    let dir = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap();
-    let opts = FormatOptions {
-        data_shards: 2,
-        parity_shards: 2,
-        device_bytes: 24 * MIB,
-        extent_bytes: MIB,
-        partitions: 1,
-        ..FormatOptions::default()
-    };
-    let all = paths(dir.path());
-    format(&all, &opts).unwrap();
-    let engine = start(all.clone()).unwrap();
+    let (dir, engine) = SET.set_up(prefix, "loss");
     let h = engine.handle();
-    block_on(h.create_bucket("loss", "r", Acl::Private, StorageClass::Standard, "o")).unwrap();
     for i in 0..8 {
         put(&h, i).unwrap();
     }
+    let all = SET.paths(dir.path());
     (dir, all, engine)
 }
 
@@ -90,7 +64,7 @@ fn lose_parity_replace_rebuild_then_lose_the_others() {
     // Two devices lost: reads are served degraded; writes need k + 1 devices.
     std::fs::remove_file(&all[1]).unwrap();
     std::fs::remove_file(&all[3]).unwrap();
-    let engine = start(all.clone()).unwrap();
+    let engine = SET.start_on(all.clone()).unwrap();
     let h = engine.handle();
     assert_eq!(h.shared.devices[1].state(), DeviceState::Missing);
     check_all(&h, 8);
@@ -120,13 +94,13 @@ fn lose_parity_replace_rebuild_then_lose_the_others() {
     let rebuilt = vec![all[0].clone(), new1.clone(), all[2].clone(), new3.clone()];
     std::fs::remove_file(&all[0]).unwrap();
     std::fs::remove_file(&all[2]).unwrap();
-    let engine = start(rebuilt.clone()).unwrap();
+    let engine = SET.start_on(rebuilt.clone()).unwrap();
     check_all(&engine.handle(), 10);
     engine.shutdown();
 
     // More devices lost than the parity: a clean refusal, nothing panics.
     std::fs::remove_file(&new1).unwrap();
-    match start(rebuilt) {
+    match SET.start_on(rebuilt) {
         Err(Error::Io(message)) => assert!(message.contains("missing"), "{message}"),
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("a set missing 3 of 4 devices opened"),

@@ -6,7 +6,6 @@
 //! after the rebuild pass is over, so only the list of degraded writes can heal it.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,20 +13,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::channel::mpsc;
 use futures::SinkExt;
-use ringstore_engine::device_set::{format, FormatOptions};
-use ringstore_engine::{Acl, Engine, EngineConfig, Error, Handle, PutOptions, StorageClass};
+use ringstore_engine::{Handle, PutOptions};
 
 mod common;
-use common::block_on;
+use common::{block_on, TestSet, MIB};
 
-const MIB: u64 = 1024 * 1024;
+/// Four 96 MiB devices in 2+2, two partitions, one unpinned executor.
+const SET: TestSet = TestSet::new(2, 2, 96 * MIB, 2);
 /// The writer stops after this many puts or this long, whichever comes first.
 const WRITER_PUTS_MAX: usize = 400;
 const WRITER_SECS_MAX: u64 = 30;
-
-fn paths(dir: &Path) -> Vec<PathBuf> {
-    common::device_paths(dir, 4)
-}
 
 /// Version `round` of object `i`: sizes from packed-in-the-log to several stripes.
 fn body(i: usize, round: usize) -> Vec<u8> {
@@ -35,14 +30,6 @@ fn body(i: usize, round: usize) -> Vec<u8> {
     (0..len)
         .map(|j| (j * 31 + i * 7 + round * 13) as u8)
         .collect()
-}
-
-fn start(devices: Vec<PathBuf>) -> Result<Engine, Error> {
-    Engine::start(EngineConfig {
-        executors: 1,
-        pin: false,
-        ..EngineConfig::new(devices)
-    })
 }
 
 fn put(h: &Handle, i: usize, round: usize) {
@@ -120,23 +107,9 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn writes_during_the_rebuild_end_fully_redundant() {
-    let dir = tempfile::Builder::new()
-        .prefix("rebuild-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap();
-    let opts = FormatOptions {
-        data_shards: 2,
-        parity_shards: 2,
-        device_bytes: 96 * MIB,
-        extent_bytes: MIB,
-        partitions: 2,
-        ..FormatOptions::default()
-    };
-    let all = paths(dir.path());
-    format(&all, &opts).unwrap();
-    let engine = start(all.clone()).unwrap();
+    let (dir, engine) = SET.set_up("rebuild-", "rebuild");
+    let all = SET.paths(dir.path());
     let h = engine.handle();
-    block_on(h.create_bucket("rebuild", "r", Acl::Private, StorageClass::Standard, "o")).unwrap();
     let mut expected = BTreeMap::new();
     for i in 0..30 {
         put(&h, i, 0);
@@ -147,7 +120,7 @@ fn writes_during_the_rebuild_end_fully_redundant() {
 
     // Device 1 lost: writes go on (k + 1 up) and are listed as lacking redundancy.
     std::fs::remove_file(&all[1]).unwrap();
-    let engine = start(all.clone()).unwrap();
+    let engine = SET.start_on(all.clone()).unwrap();
     let h = engine.handle();
     for i in 30..40 {
         put(&h, i, 0);
@@ -196,7 +169,7 @@ fn writes_during_the_rebuild_end_fully_redundant() {
     // original (k = 2) serve everything, including what was written during the rebuild.
     std::fs::remove_file(&all[0]).unwrap();
     std::fs::remove_file(&all[2]).unwrap();
-    let engine = start(vec![new1, all[3].clone()]).unwrap();
+    let engine = SET.start_on(vec![new1, all[3].clone()]).unwrap();
     check_all(&engine.handle(), &expected);
     check_slow(&engine.handle());
     engine.shutdown();

@@ -6,23 +6,20 @@
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bytes::Bytes;
-use ringstore_engine::device_set::{format, FormatOptions};
-use ringstore_engine::{Acl, Engine, EngineConfig, Handle, PutOptions, StorageClass};
+use ringstore_engine::{Engine, EngineConfig, Handle, PutOptions};
 
 mod common;
+use common::{TestSet, MIB};
 
-const MIB: u64 = 1024 * 1024;
 const K: usize = 2;
 const M: usize = 1;
+/// Three 16 MiB devices in 2+1, one partition, one unpinned executor.
+const SET: TestSet = TestSet::new(K, M, 16 * MIB, 1);
 const BLOCK: usize = 4096;
 const MARKER: &[u8] = b"inline-object-marker-7f3a";
-
-fn paths(dir: &Path) -> Vec<PathBuf> {
-    common::device_paths(dir, K + M)
-}
 
 /// Large enough (three 2+1 stripes, 73 % of a 1 MiB extent) that data compaction leaves
 /// it where it is: the test checks the very block it damaged.
@@ -36,36 +33,11 @@ fn small_body() -> Vec<u8> {
     b
 }
 
-fn start(dir: &Path) -> Engine {
-    let cfg = EngineConfig {
-        executors: 1,
-        pin: false,
-        ..EngineConfig::new(paths(dir))
-    };
-    Engine::start(cfg).expect("engine starts")
-}
-
 /// A 2+1 set with one object in data stripes, one packed in the log, and a checkpoint.
 fn populated() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("scrub-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .expect("scratch dir");
-    let opts = FormatOptions {
-        data_shards: K,
-        parity_shards: M,
-        device_bytes: 16 * MIB,
-        extent_bytes: MIB,
-        partitions: 1,
-        ..FormatOptions::default()
-    };
-    format(&paths(dir.path()), &opts).expect("format");
-    let engine = start(dir.path());
+    let (dir, engine) = SET.set_up("scrub-", "scrub");
     let h = engine.handle();
     futures::executor::block_on(async {
-        h.create_bucket("scrub", "r", Acl::Private, StorageClass::Standard, "o")
-            .await
-            .unwrap();
         put(&h, "big", big_body()).await;
         put(&h, "small", small_body()).await;
         h.checkpoint().await.unwrap();
@@ -129,7 +101,7 @@ fn header(b: &[u8]) -> Option<Header> {
 /// Every stripe block on every device: (device, offset, header, block).
 fn blocks(dir: &Path) -> Vec<(usize, u64, Header, Vec<u8>)> {
     let mut out = Vec::new();
-    for (d, p) in paths(dir).iter().enumerate() {
+    for (d, p) in SET.paths(dir).iter().enumerate() {
         let all = std::fs::read(p).unwrap();
         for at in (MIB as usize..all.len() - BLOCK).step_by(BLOCK) {
             if let Some(h) = header(&all[at..at + 64]) {
@@ -142,7 +114,7 @@ fn blocks(dir: &Path) -> Vec<(usize, u64, Header, Vec<u8>)> {
 
 /// The newest root's checkpoint: (extent, first block) of its first run.
 fn checkpoint_start(dir: &Path) -> (u32, u32) {
-    let p = &paths(dir)[0];
+    let p = &SET.paths(dir)[0];
     let slots = [read_at(p, 4096, BLOCK), read_at(p, 8192, BLOCK)];
     let newest = slots
         .iter()
@@ -176,7 +148,7 @@ fn locate(dir: &Path, target: Target) -> (usize, u64) {
 /// Damages `len` bytes at the target; returns the original block.
 fn inject(dir: &Path, target: Target, fault: Fault) -> (usize, u64, Vec<u8>) {
     let (d, mut at) = locate(dir, target);
-    let path = &paths(dir)[d];
+    let path = &SET.paths(dir)[d];
     if let (Target::Superblock, Fault::Stale) = (target, fault) {
         // A copy B left by an earlier format of another set: the device's copy A rules.
         at = 16 * MIB - BLOCK as u64;
@@ -241,12 +213,12 @@ fn scrub_pass(h: &Handle) {
 fn run_case(target: Target, fault: Fault, online: bool) {
     let dir = populated();
     let (engine, injected) = if online {
-        let engine = start(dir.path());
+        let engine = SET.start(dir.path());
         let inj = inject(dir.path(), target, fault);
         (engine, inj)
     } else {
         let inj = inject(dir.path(), target, fault);
-        (start(dir.path()), inj)
+        (SET.start(dir.path()), inj)
     };
     let h = engine.handle();
     check_reads(&h);
@@ -271,7 +243,7 @@ fn run_case(target: Target, fault: Fault, online: bool) {
     check_reads(&h);
     engine.shutdown();
     let (d, at, original) = injected;
-    let now = read_at(&paths(dir.path())[d], at, BLOCK);
+    let now = read_at(&SET.paths(dir.path())[d], at, BLOCK);
     let diff: Vec<usize> = (0..BLOCK).filter(|&i| now[i] != original[i]).collect();
     assert!(
         diff.is_empty(),
@@ -316,10 +288,8 @@ fn a_restart_continues_the_pass() {
         ..ringstore_engine::ScrubConfig::default()
     };
     let cfg = |scrub| EngineConfig {
-        executors: 1,
-        pin: false,
         scrub,
-        ..EngineConfig::new(paths(dir.path()))
+        ..SET.config(SET.paths(dir.path()))
     };
     let engine = Engine::start(cfg(slow)).unwrap();
     let h = engine.handle();
@@ -378,7 +348,7 @@ fn a_restart_continues_the_pass() {
 fn a_read_that_rebuilt_schedules_the_repair() {
     for target in [Target::DataBlock, Target::LogRecord] {
         let dir = populated();
-        let engine = start(dir.path());
+        let engine = SET.start(dir.path());
         let (d, at, original) = inject(dir.path(), target, Fault::Zeroed);
         let h = engine.handle();
         check_reads(&h);
@@ -395,7 +365,7 @@ fn a_read_that_rebuilt_schedules_the_repair() {
             "{target:?}: repaired after the read"
         );
         engine.shutdown();
-        let now = read_at(&paths(dir.path())[d], at, BLOCK);
+        let now = read_at(&SET.paths(dir.path())[d], at, BLOCK);
         assert!(now == original, "{target:?}: the exact block is back");
     }
 }

@@ -3,15 +3,14 @@
 //! few hundred writes (as after kill -9); a set filled with live data refuses puts but
 //! still accepts deletes, and takes puts again once deletes freed space.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use bytes::Bytes;
-use ringstore_engine::device_set::{format, FormatOptions};
-use ringstore_engine::{Acl, Engine, EngineConfig, Error, Handle, PutOptions, StorageClass};
+use ringstore_engine::{Acl, Error, Handle, PutOptions, StorageClass};
 
 mod common;
-use common::{block_on, data};
+use common::{block_on, data, TestSet};
 
 /// Keys of the live set, and the packed size of each object: 24 × 48 KiB ≈ 1.2 MB live.
 const KEYS: u64 = 24;
@@ -21,35 +20,9 @@ const BODY_BYTES: usize = 48 * 1024;
 const RUNS: u64 = 28;
 const WRITES_PER_RUN: u64 = 150;
 
-fn paths(dir: &Path) -> Vec<PathBuf> {
-    common::device_paths(dir, 6)
-}
-
 /// 6 × 24 MiB, 1 MiB extents, one partition: 22 extents of 4 × 1 MiB ≈ 88 MB of user
 /// capacity, of which the log, the reserve and the checkpoint keep a few.
-fn device_set(prefix: &str) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap();
-    let opts = FormatOptions {
-        data_shards: 4,
-        parity_shards: 2,
-        device_bytes: 24 << 20,
-        extent_bytes: 1 << 20,
-        partitions: 1,
-        force: false,
-        prefill: false,
-    };
-    format(&paths(dir.path()), &opts).unwrap();
-    dir
-}
-
-fn start(dir: &Path) -> Engine {
-    let mut cfg = EngineConfig::new(paths(dir));
-    cfg.executors = 1;
-    Engine::start(cfg).unwrap()
-}
+const SET: TestSet = TestSet::new(4, 2, 24 << 20, 1).run_by(1, true);
 
 /// The child: one run of overwrites, then an exit without shutdown (no checkpoint).
 #[test]
@@ -61,7 +34,7 @@ fn overwrite_child() {
         .unwrap()
         .parse()
         .unwrap();
-    let engine = start(Path::new(&dir));
+    let engine = SET.start(Path::new(&dir));
     let h = engine.handle();
     block_on(async {
         if run == 0 {
@@ -97,7 +70,7 @@ fn overwrite_child() {
 
 #[test]
 fn overwrites_across_restarts_without_checkpoints_never_fill_the_set() {
-    let dir = device_set("space-restarts");
+    let dir = SET.format("space-restarts");
     for run in 0..RUNS {
         let status = Command::new(std::env::current_exe().unwrap())
             .args([
@@ -113,7 +86,7 @@ fn overwrites_across_restarts_without_checkpoints_never_fill_the_set() {
             .unwrap();
         assert!(status.success(), "run {run} of the child failed ({status})");
     }
-    let engine = start(dir.path());
+    let engine = SET.start(dir.path());
     let h = engine.handle();
     block_on(async {
         let last = RUNS * WRITES_PER_RUN;
@@ -142,13 +115,9 @@ fn fill_size(i: u64) -> usize {
 
 #[test]
 fn a_full_set_takes_deletes_and_then_puts_again() {
-    let dir = device_set("space-full");
-    let engine = start(dir.path());
+    let (_dir, engine) = SET.set_up("space-full", "full");
     let h = engine.handle();
     block_on(async {
-        h.create_bucket("full", "r", Acl::Private, StorageClass::Standard, "o")
-            .await
-            .unwrap();
         let mut stored = Vec::new();
         for i in 0..2000u64 {
             match put(&h, &format!("o{i}"), fill_size(i), i).await {

@@ -3,12 +3,11 @@
 //! across restarts that replay the log (after kill -9) and that load a checkpoint.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ringstore_engine::device_set::{format, FormatOptions};
 use ringstore_engine::object_io::CRC64;
 use ringstore_engine::{
     Acl, Engine, EngineConfig, Error, Handle, ListParams, ListVersionsParams, ObjectAcl,
@@ -16,35 +15,10 @@ use ringstore_engine::{
 };
 
 mod common;
-use common::block_on;
+use common::{block_on, TestSet};
 
-fn paths(dir: &Path) -> Vec<PathBuf> {
-    common::device_paths(dir, 3)
-}
-
-fn new_set() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("versions")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap();
-    let opts = FormatOptions {
-        data_shards: 2,
-        parity_shards: 1,
-        device_bytes: 64 << 20,
-        extent_bytes: 1 << 20,
-        partitions: 4,
-        force: false,
-        prefill: false,
-    };
-    format(&paths(dir.path()), &opts).unwrap();
-    dir
-}
-
-fn start(dir: &Path) -> Engine {
-    let mut cfg = EngineConfig::new(paths(dir));
-    cfg.executors = 2;
-    Engine::start(cfg).unwrap()
-}
+/// Three 64 MiB devices in 2+1, four partitions on two pinned executors.
+const SET: TestSet = TestSet::new(2, 1, 64 << 20, 4).run_by(2, true);
 
 /// Distinct contents per write; `big` ones are stored in data stripes, not the log.
 fn body(n: u8, big: bool) -> Vec<u8> {
@@ -246,7 +220,8 @@ fn versions_child() {
     let Ok(dir) = std::env::var("RINGSTORE_VERSIONS_CHILD") else {
         return;
     };
-    let engine = Engine::start(EngineConfig::new(paths(Path::new(&dir)))).unwrap();
+    // EngineConfig's defaults here, not the executors of SET.
+    let engine = Engine::start(EngineConfig::new(SET.paths(Path::new(&dir)))).unwrap();
     let h = engine.handle();
     let mut out = std::fs::File::create(format!("{dir}/ids")).unwrap();
     block_on(script(&h, &mut out));
@@ -255,7 +230,7 @@ fn versions_child() {
 
 #[test]
 fn versions_survive_log_replay_and_checkpoint() {
-    let dir = new_set();
+    let dir = SET.format("versions");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "versions_child", "--nocapture"])
         .env("RINGSTORE_VERSIONS_CHILD", dir.path())
@@ -278,24 +253,20 @@ fn versions_survive_log_replay_and_checkpoint() {
     child.kill().unwrap();
     child.wait().unwrap();
     // Everything the child wrote is in the log only: replay rebuilds the chains.
-    let engine = start(dir.path());
+    let engine = SET.start(dir.path());
     block_on(check(&engine.handle(), &ids));
     engine.shutdown();
     // Shutdown wrote a checkpoint: the chains come back from it.
-    let engine = start(dir.path());
+    let engine = SET.start(dir.path());
     block_on(check(&engine.handle(), &ids));
     engine.shutdown();
 }
 
 #[test]
 fn crc64_acl_and_bad_version_ids() {
-    let dir = new_set();
-    let engine = start(dir.path());
+    let (_dir, engine) = SET.set_up("versions", "ver");
     let h = engine.handle();
     block_on(async {
-        h.create_bucket("ver", "r", Acl::Private, StorageClass::Standard, "o")
-            .await
-            .unwrap();
         let opts = PutOptions {
             acl: ObjectAcl::PublicReadWrite,
             ..Default::default()
@@ -377,13 +348,9 @@ async fn scan(snap: &mut ringstore_engine::Snapshot, page: usize) -> Vec<Version
 
 #[test]
 fn snapshot_scan_ignores_writes_made_during_it() {
-    let dir = new_set();
-    let engine = start(dir.path());
+    let (_dir, engine) = SET.set_up("versions", "ver");
     let h = engine.handle();
     block_on(async {
-        h.create_bucket("ver", "r", Acl::Private, StorageClass::Standard, "o")
-            .await
-            .unwrap();
         h.put_bucket_versioning("ver", Versioning::Enabled)
             .await
             .unwrap();
@@ -454,13 +421,9 @@ fn snapshot_scan_ignores_writes_made_during_it() {
 
 #[test]
 fn version_listing_with_prefix_and_delimiter() {
-    let dir = new_set();
-    let engine = start(dir.path());
+    let (_dir, engine) = SET.set_up("versions", "ver");
     let h = engine.handle();
     block_on(async {
-        h.create_bucket("ver", "r", Acl::Private, StorageClass::Standard, "o")
-            .await
-            .unwrap();
         h.put_bucket_versioning("ver", Versioning::Enabled)
             .await
             .unwrap();
@@ -510,8 +473,7 @@ fn version_listing_with_prefix_and_delimiter() {
 
 #[test]
 fn removing_versions_frees_their_space() {
-    let dir = new_set();
-    let engine = start(dir.path());
+    let (_dir, engine) = SET.set_up("versions", "ver");
     let h = engine.handle();
     let free = |h: &Handle| -> usize {
         block_on(h.status())
@@ -521,9 +483,6 @@ fn removing_versions_frees_their_space() {
             .sum()
     };
     block_on(async {
-        h.create_bucket("ver", "r", Acl::Private, StorageClass::Standard, "o")
-            .await
-            .unwrap();
         h.put_bucket_versioning("ver", Versioning::Enabled)
             .await
             .unwrap();

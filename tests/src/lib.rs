@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod xorshift;
+
 pub const ACCESS_KEY_ID: &str = "RSTESTACCESSKEY00001";
 pub const SECRET: &str = "test-secret-0123456789abcdefghijklmnopqrstuv";
 
@@ -356,15 +358,8 @@ pub const EDGE_SIZES: [usize; 8] = [
     (1 << 20) + 1,
 ];
 
-/// Deterministic test content.
+/// Deterministic test content (the seed spread over the whole state first, so that small
+/// seeds start far apart).
 pub fn content(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    xorshift::bytes(len, seed.wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
