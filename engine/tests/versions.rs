@@ -20,6 +20,18 @@ use common::{block_on, TestSet};
 /// Three 64 MiB devices in 2+1, four partitions on two pinned executors.
 const SET: TestSet = TestSet::new(2, 1, 64 << 20, 4).run_by(2, true);
 
+/// A fresh set whose bucket `ver` has versioning enabled, and its engine.
+fn versioned_set_up() -> (tempfile::TempDir, Engine) {
+    let (dir, engine) = SET.set_up("versions", "ver");
+    block_on(
+        engine
+            .handle()
+            .put_bucket_versioning("ver", Versioning::Enabled),
+    )
+    .unwrap();
+    (dir, engine)
+}
+
 /// Distinct contents per write; `big` ones are stored in data stripes, not the log.
 fn body(n: u8, big: bool) -> Vec<u8> {
     let len = if big { 200_000 } else { 1000 + n as usize };
@@ -348,12 +360,9 @@ async fn scan(snap: &mut ringstore_engine::Snapshot, page: usize) -> Vec<Version
 
 #[test]
 fn snapshot_scan_ignores_writes_made_during_it() {
-    let (_dir, engine) = SET.set_up("versions", "ver");
+    let (_dir, engine) = versioned_set_up();
     let h = engine.handle();
     block_on(async {
-        h.put_bucket_versioning("ver", Versioning::Enabled)
-            .await
-            .unwrap();
         let key = |i: usize| format!("k{i:04}");
         let mut first_ids = Vec::new();
         for i in 0..600 {
@@ -421,12 +430,9 @@ fn snapshot_scan_ignores_writes_made_during_it() {
 
 #[test]
 fn version_listing_with_prefix_and_delimiter() {
-    let (_dir, engine) = SET.set_up("versions", "ver");
+    let (_dir, engine) = versioned_set_up();
     let h = engine.handle();
     block_on(async {
-        h.put_bucket_versioning("ver", Versioning::Enabled)
-            .await
-            .unwrap();
         let a1 = put(&h, "p/a", 1, false).await;
         let a2 = put(&h, "p/a", 2, false).await;
         for key in ["p/b/1", "p/b/2", "q", "o"] {
@@ -473,7 +479,7 @@ fn version_listing_with_prefix_and_delimiter() {
 
 #[test]
 fn removing_versions_frees_their_space() {
-    let (_dir, engine) = SET.set_up("versions", "ver");
+    let (_dir, engine) = versioned_set_up();
     let h = engine.handle();
     let free = |h: &Handle| -> usize {
         block_on(h.status())
@@ -482,11 +488,6 @@ fn removing_versions_frees_their_space() {
             .map(|p| p.extents_free)
             .sum()
     };
-    block_on(async {
-        h.put_bucket_versioning("ver", Versioning::Enabled)
-            .await
-            .unwrap();
-    });
     let empty = free(&h);
     let ids: Vec<String> = block_on(async {
         let mut ids = Vec::new();
