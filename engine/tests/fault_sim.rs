@@ -574,3 +574,76 @@ fn a_torn_batch_left_behind_by_a_misdirected_rewrite_is_never_replayed() {
     drop(h);
     engine.shutdown();
 }
+
+/// A torn batch at the end of a log extent, and a next batch too large for the rest of
+/// it: the log must not simply move to the announced extent, or a later recovery finds
+/// the torn batch first, stops there, sees the newer batch beyond it and refuses to start.
+/// An empty batch first covers the torn one (its write on the torn shard's device
+/// misdirected, too), then the large batch goes to the next extent.
+#[test]
+fn a_batch_that_must_move_on_past_a_torn_tail_is_found_at_recovery() {
+    use ringstore_engine::constants::{BLOCK_BYTES, EXTENTS_OFFSET_BYTES};
+    use ringstore_engine::device_set::identify;
+
+    let _one = lock();
+    let (_dir, all) = new_set("fault-sim-fence-");
+    let big = |i: u64| Bytes::from(body(64 * 1024, 100 + i));
+    {
+        let engine = start(&all);
+        let h = engine.handle();
+        block_on(h.create_bucket(BUCKET, "r", Acl::Private, StorageClass::Standard, "o")).unwrap();
+        // 9-row batches bring the log to within 9 rows of its extent's end.
+        for i in 0..28 {
+            block_on(h.put_object_bytes(BUCKET, &format!("f{i}"), PutOptions::default(), big(i)))
+                .unwrap();
+        }
+        drop(h);
+        engine.shutdown();
+    }
+    let before = read_devices(&all);
+    fault_sim::install(Plan::default());
+    {
+        let engine = start(&all);
+        let h = engine.handle();
+        let b = Bytes::from(body(100, 2));
+        block_on(h.put_object_bytes(BUCKET, "b", PutOptions::default(), b)).unwrap();
+        fault_sim::crash();
+        drop(h);
+        engine.shutdown();
+    }
+    fault_sim::apply_crash(&all).unwrap();
+    fault_sim::uninstall();
+    let (dev, at, shard0) = new_batch_shard0(&before, &read_devices(&all));
+    let layout = identify(&all).unwrap().layout;
+    let per_extent = layout.extent_bytes / BLOCK_BYTES as u64;
+    let block = (at - EXTENTS_OFFSET_BYTES) / BLOCK_BYTES as u64 % per_extent;
+    assert!(
+        block + 9 > per_extent,
+        "the torn batch is at block {block} of {per_extent}"
+    );
+    let mut torn = before;
+    torn[dev][at as usize..at as usize + shard0.len()].copy_from_slice(&shard0);
+    write_devices(&all, &torn);
+    let landing = layout.extent_offset(layout.extent_count - 1);
+    fault_sim::install(Plan {
+        misdirect_at: vec![(dev, at, landing)],
+        ..Plan::default()
+    });
+    {
+        let engine = start(&all);
+        let h = engine.handle();
+        block_on(h.put_object_bytes(BUCKET, "c", PutOptions::default(), big(99))).unwrap();
+        fault_sim::crash();
+        drop(h);
+        engine.shutdown();
+    }
+    fault_sim::apply_crash(&all).unwrap();
+    assert_eq!(fault_sim::uninstall().misdirected_writes, 1);
+    let engine = start(&all);
+    let h = engine.handle();
+    check_key(&h, "c", &Some(big(99).to_vec())).expect("the acknowledged put of c holds");
+    check_key(&h, "b", &None).expect("the torn put of b stays discarded");
+    check_key(&h, "f27", &Some(big(27).to_vec())).unwrap();
+    drop(h);
+    engine.shutdown();
+}
