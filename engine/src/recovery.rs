@@ -35,7 +35,12 @@ impl Partition {
             let (h, records) = match self.read_batch(&at, rows).await {
                 Ok(b) => b,
                 Err(e) => {
-                    tracing::warn!(partition = self.id, seq = at.seq, error = %e, "unreadable log batch at the tail");
+                    tracing::warn!(
+                        partition = self.id,
+                        seq = at.seq,
+                        error = %e,
+                        "unreadable log batch at the tail"
+                    );
                     unreadable = Some(at.seq);
                     break;
                 }

@@ -27,7 +27,10 @@
 //! device the torn batch's shard stayed in place, passed its checks and was replayed in
 //! place of the real batch. Sequence numbers are now never reused (FORMAT.md 7.1.1);
 //! `a_torn_batch_left_behind_by_a_misdirected_rewrite_is_never_replayed` replays that
-//! sequence deterministically. Seeds run since: 1..=200 and 201..=700.
+//! sequence deterministically, and
+//! `a_batch_that_must_move_on_past_a_torn_tail_is_found_at_recovery` the case where the
+//! next batch must go to the announced extent. Seeds run since, all passing: 1..=200 (the
+//! default) and 201..=700.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
