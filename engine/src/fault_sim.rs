@@ -5,7 +5,8 @@
 //! - latent read errors: a write on a chosen device may leave one of its blocks unreadable
 //!   (EIO on every read covering it) until the block is written again, as a remapped sector;
 //! - misdirected writes: a write on a chosen device lands on another block range of that
-//!   device that was written before, and the intended range keeps its old contents;
+//!   device that was written before, and the intended range keeps its old contents (or,
+//!   targeted by `Plan::misdirect_at`, the write at one offset lands at another);
 //! - reordered completions: small random timer delays before issuing and after completing;
 //! - failing devices: every I/O on them returns EIO;
 //! - a crash: [`crash`] (or `Plan::crash_after_ios`) freezes the layer, so every later I/O
@@ -42,6 +43,10 @@ pub struct Plan {
     /// Devices whose writes may be misdirected.
     pub misdirect_devices: Vec<usize>,
     pub misdirect_per_write_ppm: u32,
+    /// Targeted misdirections, each taken once: `(device, intended offset, landing
+    /// offset)`: the next write on that device at exactly the intended offset lands at the
+    /// landing offset instead, and the intended range keeps its old contents.
+    pub misdirect_at: Vec<(usize, u64, u64)>,
     /// Every read on these devices fails (beyond-budget tests).
     pub unreadable_devices: Vec<usize>,
     /// Every I/O on these devices returns EIO (a device dying while serving).
@@ -238,7 +243,15 @@ pub fn before_write(dev: usize, offset: u64, len: usize) -> Option<Result<WriteF
         s.admit(dev)?;
         let mut target = offset;
         let misdirect_ppm = s.plan.misdirect_per_write_ppm;
-        if s.plan.misdirect_devices.contains(&dev) && s.chance(misdirect_ppm) {
+        let aimed = s
+            .plan
+            .misdirect_at
+            .iter()
+            .position(|&(d, o, _)| d == dev && o == offset);
+        if let Some(i) = aimed {
+            target = s.plan.misdirect_at.remove(i).2;
+            s.counts.misdirected_writes += 1;
+        } else if s.plan.misdirect_devices.contains(&dev) && s.chance(misdirect_ppm) {
             let fits: Vec<u64> = s.history.get(&dev).map_or(Vec::new(), |h| {
                 h.iter()
                     .filter(|&&(o, l)| o != offset && l >= len)

@@ -2,7 +2,6 @@
 //! erasure-coded stripes, one batch at a time, and the root slots that say where the log
 //! and the latest checkpoint start. Layouts: FORMAT.md, "Log batches" and "Root slots".
 
-use crate::block::BlockKind;
 use crate::constants::{BLOCK_BYTES, ROOT_SLOTS_OFFSET_BYTES};
 use crate::error::Error;
 use crate::partition::{LogPos, Partition, Pending};
@@ -10,9 +9,14 @@ use crate::record::{ObjectData, Reader, Record, Run, Writer};
 use crate::state::Usage;
 
 pub const BATCH_MAGIC: [u8; 4] = *b"RSLB";
-/// 2: index entries carry ACL, version id and CRC-64; record types 8 to 11.
-pub const BATCH_VERSION: u16 = 2;
-pub const BATCH_HEADER_BYTES: usize = 32;
+/// 3: the header carries a CRC32C of the whole batch, and sequence numbers are never
+/// reused (a batch whose write failed or tore leaves a gap). 2: index entries carry ACL,
+/// version id and CRC-64; record types 8 to 11.
+pub const BATCH_VERSION: u16 = 3;
+pub const BATCH_HEADER_BYTES: usize = 40;
+const BATCH_CRC_OFFSET: usize = 32;
+const BATCH_RESERVED_OFFSET: usize = 36;
+const _: () = assert!(BATCH_RESERVED_OFFSET + 4 == BATCH_HEADER_BYTES);
 
 pub const ROOT_MAGIC: [u8; 4] = *b"RSRT";
 pub const ROOT_VERSION: u16 = 1;
@@ -39,6 +43,23 @@ pub struct BatchHeader {
     pub next_extent: u32,
     pub next_generation: u32,
     pub record_count: u32,
+    /// CRC32C of the batch's byte stream without this field (`batch_crc`).
+    pub crc: u32,
+}
+
+/// CRC32C of a batch's byte stream (header and records, no padding), leaving out the
+/// header's own CRC field. Every shard of a batch is checked against its block CRC, but
+/// only this checksum proves that the shards a decode combined belong to one write.
+pub fn batch_crc(stream: &[u8]) -> u32 {
+    assert!(stream.len() >= BATCH_HEADER_BYTES);
+    let crc = crc32c::crc32c(&stream[..BATCH_CRC_OFFSET]);
+    crc32c::crc32c_append(crc, &stream[BATCH_RESERVED_OFFSET..])
+}
+
+/// Writes the CRC of `stream` (an encoded batch header followed by its records) into it.
+pub fn seal_batch(stream: &mut [u8]) {
+    let crc = batch_crc(stream);
+    stream[BATCH_CRC_OFFSET..BATCH_CRC_OFFSET + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
 impl BatchHeader {
@@ -51,12 +72,15 @@ impl BatchHeader {
         out[20..24].copy_from_slice(&self.next_extent.to_le_bytes());
         out[24..28].copy_from_slice(&self.next_generation.to_le_bytes());
         out[28..32].copy_from_slice(&self.record_count.to_le_bytes());
+        out[BATCH_CRC_OFFSET..BATCH_CRC_OFFSET + 4].copy_from_slice(&self.crc.to_le_bytes());
+        out[BATCH_RESERVED_OFFSET..BATCH_HEADER_BYTES].fill(0);
     }
 
     pub fn decode(b: &[u8]) -> Option<BatchHeader> {
         if b.len() < BATCH_HEADER_BYTES
             || b[0..4] != BATCH_MAGIC
             || b[4..6] != BATCH_VERSION.to_le_bytes()
+            || b[BATCH_RESERVED_OFFSET..BATCH_HEADER_BYTES] != [0; 4]
         {
             return None;
         }
@@ -68,6 +92,7 @@ impl BatchHeader {
             next_extent: u32_at(20),
             next_generation: u32_at(24),
             record_count: u32_at(28),
+            crc: u32_at(BATCH_CRC_OFFSET),
         })
     }
 }
@@ -80,6 +105,12 @@ pub fn decode_batch(payload: &[u8], h: &BatchHeader) -> Result<Vec<Record>, Erro
         return Err(Error::Internal(
             "log batch length exceeds its stripe".into(),
         ));
+    }
+    if batch_crc(&payload[..end]) != h.crc {
+        return Err(Error::Internal(format!(
+            "log batch {}: checksum does not match its records",
+            h.seq
+        )));
     }
     let mut r = Reader::new(&payload[..end]);
     r.at = BATCH_HEADER_BYTES;
@@ -132,31 +163,18 @@ impl Partition {
         );
         let mut pos = self.log.get();
         if pos.block + rows as u32 > self.dev.blocks_per_extent() {
+            if self.log_dirty.get() {
+                // An attempt that failed or tore lies at `pos`, and recovery looks for a
+                // batch there before it looks in the announced extent: a durable empty
+                // batch must cover it first, or the attempt could be replayed (or stop the
+                // replay) ahead of the batch written in the next extent.
+                let mut fence = vec![0u8; BATCH_HEADER_BYTES];
+                pos = self.append_batch(pos, &mut fence, 0).await?;
+            }
             pos = self.rotate_log(pos)?;
             self.log.set(pos);
         }
-        let header = BatchHeader {
-            partition: self.id,
-            seq: pos.seq,
-            records_len: (w.buf.len() - BATCH_HEADER_BYTES) as u32,
-            next_extent: pos.next_extent,
-            next_generation: pos.next_generation,
-            record_count: batch.len() as u32,
-        };
-        header.encode(&mut w.buf[..BATCH_HEADER_BYTES]);
-        let id = self.log_stripe(&pos, rows as u16);
-        self.write_stripe(&id, &w.buf).await?;
-        self.dev.sync(self.write_quorum()).await?;
-        let written = (rows * BLOCK_BYTES * g.shard_count()) as u64;
-        self.shared.stats.log_bytes_written.add(written);
-        self.log_bytes_since_checkpoint
-            .set(self.log_bytes_since_checkpoint.get() + written);
-        let after = LogPos {
-            seq: pos.seq + 1,
-            block: pos.block + rows as u32,
-            ..pos
-        };
-        self.log.set(after);
+        let after = self.append_batch(pos, &mut w.buf, batch.len()).await?;
         let loc = crate::record::InlineLoc {
             extent: pos.extent,
             generation: pos.generation,
@@ -167,6 +185,61 @@ impl Partition {
             len: 0,
         };
         Ok((loc, after))
+    }
+
+    /// Writes `stream` (a batch header's room, then `record_count` records) as the batch at
+    /// `pos` and flushes it; returns the position after it. A failed write may have reached
+    /// some devices, so its sequence number is never used again: the next attempt at this
+    /// place gets `seq + 1`, and the place stays marked until a batch there is durable.
+    async fn append_batch(
+        &self,
+        pos: LogPos,
+        stream: &mut [u8],
+        record_count: usize,
+    ) -> Result<LogPos, Error> {
+        let g = self.dev.geometry;
+        let rows = g.rows_for(stream.len());
+        assert!(pos.block + rows as u32 <= self.dev.blocks_per_extent());
+        let header = BatchHeader {
+            partition: self.id,
+            seq: pos.seq,
+            records_len: (stream.len() - BATCH_HEADER_BYTES) as u32,
+            next_extent: pos.next_extent,
+            next_generation: pos.next_generation,
+            record_count: record_count as u32,
+            crc: 0,
+        };
+        header.encode(&mut stream[..BATCH_HEADER_BYTES]);
+        seal_batch(stream);
+        let id = self.log_stripe(&pos, rows as u16);
+        let written = match self.write_stripe(&id, stream).await {
+            Ok(()) => self
+                .dev
+                .sync(self.write_quorum())
+                .await
+                .map_err(Error::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            self.log.set(LogPos {
+                seq: pos.seq + 1,
+                ..pos
+            });
+            self.log_dirty.set(true);
+            return Err(e);
+        }
+        self.log_dirty.set(false);
+        let bytes = (rows * BLOCK_BYTES * g.shard_count()) as u64;
+        self.shared.stats.log_bytes_written.add(bytes);
+        self.log_bytes_since_checkpoint
+            .set(self.log_bytes_since_checkpoint.get() + bytes);
+        let after = LogPos {
+            seq: pos.seq + 1,
+            block: pos.block + rows as u32,
+            ..pos
+        };
+        self.log.set(after);
+        Ok(after)
     }
 
     /// Moves the log into its announced next extent and picks the one after it.
@@ -195,45 +268,54 @@ impl Partition {
         Ok((extent, e.generation))
     }
 
-    /// Reads the batch at `pos` if one is there: `None` when no shard header names this
-    /// place; `Some(Err)` when one does but the batch cannot be read correctly.
+    /// Where the batch that follows the applied log at `pos` is, and its rows: the newest
+    /// write (highest sequence number, at least `pos.seq`) whose row-0 headers name block
+    /// `pos.block` of the log extent; only if there is none, the newest at block 0 of the
+    /// announced extent. Sequence numbers are never reused and only the last attempt at a
+    /// place can have succeeded, so an older write found there (a failed or torn attempt
+    /// whose shard a misdirected rewrite left behind) is never taken. `None`: no batch.
+    pub async fn locate_batch(&self, pos: &LogPos) -> Option<(LogPos, u16)> {
+        if let Some((seq, rows)) = self
+            .probe_batch(pos.extent, pos.generation, pos.block, pos.seq)
+            .await
+        {
+            return Some((LogPos { seq, ..*pos }, rows));
+        }
+        let (seq, rows) = self
+            .probe_batch(pos.next_extent, pos.next_generation, 0, pos.seq)
+            .await?;
+        let at = LogPos {
+            seq,
+            extent: pos.next_extent,
+            generation: pos.next_generation,
+            block: 0,
+            ..*pos
+        };
+        Some((at, rows))
+    }
+
+    /// Reads and decodes the batch of `rows` rows at `at` (as `locate_batch` found it).
     pub async fn read_batch(
         &self,
-        pos: &LogPos,
-    ) -> Option<Result<(BatchHeader, Vec<Record>, u16), Error>> {
-        if pos.block >= self.dev.blocks_per_extent() {
-            return None;
+        at: &LogPos,
+        rows: u16,
+    ) -> Result<(BatchHeader, Vec<Record>), Error> {
+        if at.block + rows as u32 > self.dev.blocks_per_extent() {
+            return Err(Error::Internal("log batch runs past its extent".into()));
         }
-        let rows = self
-            .probe_rows(
-                BlockKind::Log,
-                pos.extent,
-                pos.generation,
-                pos.block,
-                pos.seq,
-            )
-            .await?;
-        if pos.block + rows as u32 > self.dev.blocks_per_extent() {
-            return Some(Err(Error::Internal(
-                "log batch runs past its extent".into(),
-            )));
-        }
-        let id = self.log_stripe(pos, rows);
+        let id = self.log_stripe(at, rows);
         let len = self.dev.geometry.stripe_bytes(rows as usize);
-        let payload = match self.read_stripe(&id, 0, len).await {
-            Ok(p) => p,
-            Err(e) => return Some(Err(e)),
-        };
+        let payload = self.read_stripe(&id, 0, len).await?;
         let h = match BatchHeader::decode(&payload) {
-            Some(h) if h.seq == pos.seq && h.partition == self.id => h,
+            Some(h) if h.seq == at.seq && h.partition == self.id => h,
             _ => {
-                return Some(Err(Error::Internal(format!(
+                return Err(Error::Internal(format!(
                     "log batch {} has a bad header",
-                    pos.seq
-                ))))
+                    at.seq
+                )))
             }
         };
-        Some(decode_batch(&payload, &h).map(|recs| (h, recs, rows)))
+        decode_batch(&payload, &h).map(|recs| (h, recs))
     }
 }
 
@@ -443,6 +525,7 @@ mod tests {
             next_extent: 4,
             next_generation: 5,
             record_count: 6,
+            crc: 7,
         };
         let mut b = [0u8; BATCH_HEADER_BYTES];
         h.encode(&mut b);
@@ -460,9 +543,12 @@ mod tests {
             next_extent: 1,
             next_generation: 1,
             record_count: u32::MAX,
+            crc: 0,
         };
         let mut b = [0u8; BATCH_HEADER_BYTES];
         h.encode(&mut b);
+        seal_batch(&mut b);
+        let h = BatchHeader::decode(&b).unwrap();
         assert!(matches!(decode_batch(&b, &h), Err(Error::Internal(_))));
     }
 }

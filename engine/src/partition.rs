@@ -26,6 +26,8 @@ const VERSION_TIME_SHIFT: u32 = 20;
 /// Where the next log batch goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LogPos {
+    /// The least sequence number the next batch may have: one more than the last batch
+    /// written, or than the last attempt that failed or tore (numbers are never reused).
     pub seq: u64,
     pub extent: u32,
     pub generation: u32,
@@ -51,6 +53,8 @@ pub struct Partition {
     pub coder: RefCell<Coder>,
     pub st: RefCell<State>,
     pub log: Cell<LogPos>,
+    /// An attempt that failed or tore may lie at the log position (`write_batch`).
+    pub log_dirty: Cell<bool>,
     pub pending: RefCell<Vec<Pending>>,
     pub wake: mpsc::UnboundedSender<()>,
     /// The data extent being filled: (extent, generation, next free block).
@@ -98,6 +102,7 @@ impl Partition {
             shared,
             st: RefCell::new(st),
             log: Cell::new(log),
+            log_dirty: Cell::new(false),
             pending: RefCell::new(Vec::new()),
             wake,
             data_cursor: Cell::new(None),
@@ -464,16 +469,19 @@ impl Partition {
         }
     }
 
-    /// Reads the row-0 headers of a stripe at `block` of `extent` and returns its rows if
-    /// at least one shard's header is valid and names exactly this place.
-    pub async fn probe_rows(
+    /// Reads the row-0 headers of the log stripes at `block` of `extent` and returns the
+    /// highest sequence number, at least `min_seq`, that a valid header naming exactly this
+    /// place carries, with its rows (the most common answer among that write's shards).
+    pub async fn probe_batch(
         &self,
-        kind: BlockKind,
         extent: u32,
         generation: u32,
         block: u32,
-        stamp: u64,
-    ) -> Option<u16> {
+        min_seq: u64,
+    ) -> Option<(u64, u16)> {
+        if block >= self.dev.blocks_per_extent() {
+            return None;
+        }
         let g = self.dev.geometry;
         let at = self.dev.offset(extent, block);
         let reads = join_all((0..g.shard_count()).map(|s| async move {
@@ -483,22 +491,26 @@ impl Partition {
                 .await
                 .ok()?;
             let h = BlockHeader::open(&buf).ok()?;
-            let ok = h.kind == kind
+            let ok = h.kind == BlockKind::Log
                 && h.set_id == self.set_id()
                 && h.partition == self.id
                 && h.extent == extent
                 && h.block == block
                 && h.generation == generation
-                && h.stamp == stamp
+                && h.stamp >= min_seq
                 && h.shard as usize == s
                 && h.row == 0;
-            ok.then_some(h.stripe_blocks)
+            ok.then_some((h.stamp, h.stripe_blocks))
         }))
         .await;
-        let rows: Vec<u16> = reads.into_iter().flatten().collect();
-        // Shards of one stripe agree on its size; take the most common answer.
-        rows.iter()
+        let found: Vec<(u64, u16)> = reads.into_iter().flatten().collect();
+        let seq = found.iter().map(|f| f.0).max()?;
+        let rows: Vec<u16> = found.iter().filter(|f| f.0 == seq).map(|f| f.1).collect();
+        // Shards of one write agree on its size; take the most common answer.
+        let rows = rows
+            .iter()
             .copied()
-            .max_by_key(|r| rows.iter().filter(|x| *x == r).count())
+            .max_by_key(|r| rows.iter().filter(|x| *x == r).count())?;
+        Some((seq, rows))
     }
 }

@@ -29,36 +29,32 @@ impl Partition {
         self.log_chain.borrow_mut().push(pos.extent);
         let mut batches = 0u64;
         let mut replayed_bytes = 0u64;
-        loop {
-            let mut found = self.read_batch(&pos).await;
-            // A batch that did not fit in the rest of its extent starts the announced one.
-            if found.is_none() {
-                let alt = LogPos {
-                    extent: pos.next_extent,
-                    generation: pos.next_generation,
-                    block: 0,
-                    ..pos
-                };
-                found = self.read_batch(&alt).await;
-                if found.is_some() {
-                    pos = alt;
-                    self.log_chain.borrow_mut().push(pos.extent);
-                }
-            }
-            let (h, records, rows) = match found {
-                None => break,
-                Some(Err(e)) => {
-                    tracing::warn!(partition = self.id, seq = pos.seq, error = %e, "unreadable log batch at the tail");
+        // The sequence number of a batch found at the end that cannot be read.
+        let mut unreadable = None;
+        while let Some((at, rows)) = self.locate_batch(&pos).await {
+            let (h, records) = match self.read_batch(&at, rows).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(
+                        partition = self.id,
+                        seq = at.seq,
+                        error = %e,
+                        "unreadable log batch at the tail"
+                    );
+                    unreadable = Some(at.seq);
                     break;
                 }
-                Some(Ok(b)) => b,
             };
+            // A batch that did not fit in the rest of its extent starts the announced one.
+            if at.extent != pos.extent {
+                self.log_chain.borrow_mut().push(at.extent);
+            }
             let loc = InlineLoc {
-                extent: pos.extent,
-                generation: pos.generation,
-                first_block: pos.block,
+                extent: at.extent,
+                generation: at.generation,
+                first_block: at.block,
                 rows,
-                seq: pos.seq,
+                seq: at.seq,
                 offset: 0,
                 len: 0,
             };
@@ -70,23 +66,17 @@ impl Partition {
             }
             self.mark_log_extent(h.next_extent, h.next_generation);
             pos = LogPos {
-                seq: pos.seq + 1,
-                block: pos.block + rows as u32,
+                seq: at.seq + 1,
+                block: at.block + rows as u32,
                 next_extent: h.next_extent,
                 next_generation: h.next_generation,
-                ..pos
+                ..at
             };
             batches += 1;
             replayed_bytes +=
                 (rows as usize * BLOCK_BYTES * self.dev.geometry.shard_count()) as u64;
         }
-        if let Some(seq) = self.later_batch(&pos).await {
-            return Err(Error::DataUnavailable(format!(
-                "partition {}: log batch {} cannot be read but batch {seq} after it exists; \
-                 the committed log is damaged beyond its parity (refusing to start)",
-                self.id, pos.seq
-            )));
-        }
+        self.settle_tail(&mut pos, unreadable).await?;
         self.log.set(pos);
         self.applied.set(pos);
         // The log a restart replayed counts toward the next checkpoint: if it started from
@@ -152,47 +142,80 @@ impl Partition {
         Ok(())
     }
 
-    /// Looks for a block of a later batch than `pos.seq` in the rest of the log's extent
-    /// and in the announced next one. Batches are written one at a time, so a later batch
-    /// means the one at `pos` had been made durable and is now damaged.
-    async fn later_batch(&self, pos: &LogPos) -> Option<u64> {
-        let places = [
-            (pos.extent, pos.generation, pos.block),
-            (pos.next_extent, pos.next_generation, 0),
-        ];
+    /// After replay stopped at `pos` (at a batch `unreadable` that could not be read, or
+    /// where none was found): tells a torn tail from damage, and moves the next sequence
+    /// number past every write left at the tail, so the next batch written there shares
+    /// its identity with no block on any device (a shard that a misdirected rewrite left
+    /// in place then fails verification instead of being decoded as part of the batch).
+    async fn settle_tail(&self, pos: &mut LogPos, unreadable: Option<u64>) -> Result<(), Error> {
+        let here = self
+            .newest_log_stamp(pos.extent, pos.generation, pos.block, pos.seq)
+            .await;
+        let next = self
+            .newest_log_stamp(pos.next_extent, pos.next_generation, 0, pos.seq)
+            .await;
+        let newest = here.max(next);
+        let attempted = unreadable.unwrap_or(pos.seq);
+        if let Some(seq) = newest.filter(|&s| s > attempted) {
+            return Err(Error::DataUnavailable(format!(
+                "partition {}: log batch {attempted} cannot be read but batch {seq} after it \
+                 exists; the committed log is damaged beyond its parity (refusing to start)",
+                self.id
+            )));
+        }
+        if let Some(seq) = newest {
+            pos.seq = seq + 1;
+        }
+        // An attempt at the log position must be covered before the log moves on.
+        self.log_dirty.set(here.is_some());
+        Ok(())
+    }
+
+    /// The highest stamp, at least `min_seq`, of the log blocks of `extent` (in this
+    /// generation, from block `from` on) on every device, counting only blocks whose header
+    /// names the place they are in. Batches are written one at a time and stamps only grow,
+    /// so a stamp above the batch that ended the replay means a later batch was written:
+    /// that batch had been durable and is now damaged.
+    async fn newest_log_stamp(
+        &self,
+        extent: u32,
+        generation: u32,
+        from: u32,
+        min_seq: u64,
+    ) -> Option<u64> {
         let per_extent = self.dev.blocks_per_extent();
         let chunk = 64u32;
-        for (extent, generation, from) in places {
-            let mut block = from;
-            while block < per_extent {
-                let n = chunk.min(per_extent - block);
-                for d in 0..self.dev.count() {
-                    let Ok(buf) = self
-                        .dev
-                        .read(d, self.dev.offset(extent, block), n as usize * BLOCK_BYTES)
-                        .await
+        let mut newest = None;
+        let mut block = from;
+        while block < per_extent {
+            let n = chunk.min(per_extent - block);
+            for d in 0..self.dev.count() {
+                let Ok(buf) = self
+                    .dev
+                    .read(d, self.dev.offset(extent, block), n as usize * BLOCK_BYTES)
+                    .await
+                else {
+                    continue;
+                };
+                for i in 0..n as usize {
+                    let Ok(h) = BlockHeader::open(&buf[i * BLOCK_BYTES..(i + 1) * BLOCK_BYTES])
                     else {
                         continue;
                     };
-                    for i in 0..n as usize {
-                        let Ok(h) = BlockHeader::open(&buf[i * BLOCK_BYTES..(i + 1) * BLOCK_BYTES])
-                        else {
-                            continue;
-                        };
-                        if h.kind == BlockKind::Log
-                            && h.set_id == self.set_id()
-                            && h.partition == self.id
-                            && h.extent == extent
-                            && h.generation == generation
-                            && h.stamp > pos.seq
-                        {
-                            return Some(h.stamp);
-                        }
+                    if h.kind == BlockKind::Log
+                        && h.set_id == self.set_id()
+                        && h.partition == self.id
+                        && h.extent == extent
+                        && h.block == block + i as u32
+                        && h.generation == generation
+                        && h.stamp >= min_seq
+                    {
+                        newest = newest.max(Some(h.stamp));
                     }
                 }
-                block += n;
             }
+            block += n;
         }
-        None
+        newest
     }
 }

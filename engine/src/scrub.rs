@@ -579,39 +579,16 @@ impl Partition {
         };
         let mut pos = root.log_pos();
         while pos.seq < self.applied.get().seq {
-            let here = self
-                .probe_rows(
-                    BlockKind::Log,
-                    pos.extent,
-                    pos.generation,
-                    pos.block,
-                    pos.seq,
-                )
-                .await;
-            let rows = match here {
-                Some(r) => r,
-                None => {
-                    let next = (pos.next_extent, pos.next_generation);
-                    match self
-                        .probe_rows(BlockKind::Log, next.0, next.1, 0, pos.seq)
-                        .await
-                    {
-                        Some(r) => {
-                            (pos.extent, pos.generation, pos.block) = (next.0, next.1, 0);
-                            r
-                        }
-                        None => {
-                            tracing::warn!(
-                                partition = self.id,
-                                seq = pos.seq,
-                                "scrub: log batch not found"
-                            );
-                            self.shared.stats.scrub_unrecoverable.inc();
-                            return Ok(());
-                        }
-                    }
-                }
+            let Some((at, rows)) = self.locate_batch(&pos).await else {
+                tracing::warn!(
+                    partition = self.id,
+                    seq = pos.seq,
+                    "scrub: log batch not found"
+                );
+                self.shared.stats.scrub_unrecoverable.inc();
+                return Ok(());
             };
+            pos = at;
             let id = self.log_stripe(&pos, rows);
             let job = Job::in_extent(id, StripeLen::LogBatch);
             let c = self.check_job(&job, t.rebuild_devices).await;

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! 0     8  magic b"RINGSTOR"            40    8  device_bytes
-//! 8     4  format_version = 2           48    8  extent_bytes
+//! 8     4  format_version = 3           48    8  extent_bytes
 //! 12    4  flags = 0                    56    8  created_unix_ms
 //! 16    8  set_id                       64    4  extent_count
 //! 24    8  device_id                    68 4024  reserved, zero
@@ -28,9 +28,11 @@ use crate::constants::{
 /// The first eight bytes of every superblock copy.
 pub const MAGIC: [u8; 8] = *b"RINGSTOR";
 /// The only format version this code writes and reads.
-/// 2: object versions, CRC-64 and object ACLs in the index (log batch and checkpoint
-/// version 2); a version 1 reader refuses the devices rather than misread them.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: log batches carry a whole-batch CRC32C and their sequence numbers are never reused
+/// (log batch version 3). 2: object versions, CRC-64 and object ACLs in the index (log
+/// batch and checkpoint version 2). A reader of any version refuses the others' devices
+/// rather than misread them.
+pub const FORMAT_VERSION: u32 = 3;
 
 pub const MAGIC_OFFSET: usize = 0;
 pub const FORMAT_VERSION_OFFSET: usize = 8;
@@ -392,7 +394,7 @@ mod tests {
     fn field_offsets() {
         let block = sample().encode();
         assert_eq!(&block[0..8], b"RINGSTOR");
-        assert_eq!(block[8..12], 2u32.to_le_bytes());
+        assert_eq!(block[8..12], 3u32.to_le_bytes());
         assert_eq!(block[12..16], 0u32.to_le_bytes());
         assert_eq!(block[16..24], 0x0123_4567_89ab_cdefu64.to_le_bytes());
         assert_eq!(block[24..32], 0xfedc_ba98_7654_3210u64.to_le_bytes());
@@ -454,6 +456,17 @@ mod tests {
             Superblock::decode(&bad),
             Err(SuperblockError::UnsupportedVersion { version: 1 })
         );
+        // Version 2 devices (log batches that could reuse a sequence number) and any
+        // newer version are refused alike.
+        for version in [FORMAT_VERSION - 1, FORMAT_VERSION + 1] {
+            let mut bad = block;
+            put_u32(&mut bad, FORMAT_VERSION_OFFSET, version);
+            reseal(&mut bad);
+            assert_eq!(
+                Superblock::decode(&bad),
+                Err(SuperblockError::UnsupportedVersion { version })
+            );
+        }
         let mut bad = block;
         put_u32(&mut bad, FLAGS_OFFSET, 4);
         reseal(&mut bad);

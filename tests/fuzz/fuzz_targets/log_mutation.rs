@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use ringstore_engine::block::{payload, payload_mut, BlockKind};
 use ringstore_engine::constants::{BLOCK_BYTES, BLOCK_PAYLOAD_BYTES};
-use ringstore_engine::log::{decode_batch, BatchHeader, BATCH_HEADER_BYTES};
+use ringstore_engine::log::{decode_batch, seal_batch, BatchHeader, BATCH_HEADER_BYTES};
 use ringstore_engine::record::{Record, Writer};
 use ringstore_engine::stripe::{verify_block, StripeId};
 
@@ -50,6 +50,7 @@ fn sealed_block(id: &StripeId, recs: &[Record]) -> Vec<u8> {
         next_extent: id.extent + 1,
         next_generation: 1,
         record_count: recs.len() as u32,
+        crc: 0,
     };
     let len = BATCH_HEADER_BYTES + w.buf.len();
     assert!(len <= BLOCK_PAYLOAD_BYTES);
@@ -57,6 +58,7 @@ fn sealed_block(id: &StripeId, recs: &[Record]) -> Vec<u8> {
     let p = payload_mut(&mut block);
     header.encode(&mut p[..BATCH_HEADER_BYTES]);
     p[BATCH_HEADER_BYTES..len].copy_from_slice(&w.buf);
+    seal_batch(&mut p[..len]);
     id.header(0, 0, len as u16).seal(&mut block);
     block
 }
