@@ -78,7 +78,7 @@ pub(crate) struct Outgoing {
     body: Bytes,
     /// A second frame written right after this one (a small upload's only chunk), so that
     /// the server reads the whole request at once.
-    then: Option<([u8; HEADER_BYTES], Bytes)>,
+    then: Option<Box<([u8; HEADER_BYTES], Bytes)>>,
     _slot: Option<OwnedSemaphorePermit>,
 }
 
@@ -93,7 +93,7 @@ impl Outgoing {
     }
 
     fn then(mut self, header: FrameHeader, body: Bytes) -> Outgoing {
-        self.then = Some((header.encode(&body), body));
+        self.then = Some(Box::new((header.encode(&body), body)));
         self
     }
 
@@ -574,7 +574,7 @@ async fn write_batch<W: AsyncWrite + Unpin>(
     while let Some(frame) = next {
         w.write_all(&frame.header).await?;
         w.write_all(&frame.body).await?;
-        if let Some((header, body)) = &frame.then {
+        if let Some((header, body)) = frame.then.as_deref() {
             w.write_all(header).await?;
             w.write_all(body).await?;
         }
