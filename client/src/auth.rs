@@ -41,6 +41,7 @@ pub fn auth_proof(
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Session {
     pub requests_in_flight_max: u32,
+    pub route: ringstore_proto::Route,
 }
 
 /// Runs Hello and Auth on a fresh stream. `buf` and `decoder` carry any bytes read past the
@@ -79,6 +80,7 @@ where
     let Empty = response::<Auth>(&frame, AUTH_REQUEST_ID)?;
     Ok(Session {
         requests_in_flight_max: challenge.requests_in_flight_max,
+        route: challenge.route,
     })
 }
 

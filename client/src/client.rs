@@ -76,14 +76,28 @@ impl Client {
     }
 
     /// Runs `attempt` on a pooled connection, retrying retryable failures.
-    pub(crate) async fn idempotent<T, F, Fut>(&self, mut attempt: F) -> Result<T, Error>
+    pub(crate) async fn idempotent<T, F, Fut>(&self, attempt: F) -> Result<T, Error>
+    where
+        F: FnMut(Arc<Connection>) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        self.idempotent_on(None, attempt).await
+    }
+
+    /// [`idempotent`](Self::idempotent) on a connection of the core that owns `object`
+    /// (bucket, key), when the pool has one.
+    pub(crate) async fn idempotent_on<T, F, Fut>(
+        &self,
+        object: Option<(&str, &str)>,
+        mut attempt: F,
+    ) -> Result<T, Error>
     where
         F: FnMut(Arc<Connection>) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
         let mut retry = 0;
         loop {
-            let result = match self.pool.get().await {
+            let result = match self.pool.get_for(object).await {
                 Ok(conn) => attempt(conn).await,
                 Err(e) => Err(e),
             };

@@ -26,7 +26,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use ringstore_proto::constants::{CONNECTION_REQUEST_ID, HEADER_BYTES};
 use ringstore_proto::{
-    encode_with_principal, Body, Flags, Frame, FrameDecoder, FrameHeader, Principal, Request,
+    encode_with_principal, Body, Flags, Frame, FrameDecoder, FrameHeader, Principal, Request, Route,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
@@ -76,6 +76,9 @@ impl RequestIds {
 pub(crate) struct Outgoing {
     header: [u8; HEADER_BYTES],
     body: Bytes,
+    /// A second frame written right after this one (a small upload's only chunk), so that
+    /// the server reads the whole request at once.
+    then: Option<Box<([u8; HEADER_BYTES], Bytes)>>,
     _slot: Option<OwnedSemaphorePermit>,
 }
 
@@ -84,8 +87,14 @@ impl Outgoing {
         Outgoing {
             header: header.encode(&body),
             body,
+            then: None,
             _slot: None,
         }
+    }
+
+    fn then(mut self, header: FrameHeader, body: Bytes) -> Outgoing {
+        self.then = Some(Box::new((header.encode(&body), body)));
+        self
     }
 
     pub(crate) fn with_slot(mut self, slot: OwnedSemaphorePermit) -> Outgoing {
@@ -145,6 +154,8 @@ pub(crate) struct Connection {
     permits: Arc<Semaphore>,
     ids: RequestIds,
     requests_in_flight_max: usize,
+    /// The server core this connection is served by, and how objects map to cores.
+    pub(crate) route: Route,
     /// A label for logs: the endpoint and a per-process connection number.
     label: String,
 }
@@ -206,6 +217,7 @@ impl Connection {
             permits: Arc::new(Semaphore::new(requests_in_flight_max)),
             ids: RequestIds::starting_at(FIRST_REQUEST_ID),
             requests_in_flight_max,
+            route: session.route,
             label,
         })
     }
@@ -316,6 +328,22 @@ impl Connection {
         more: bool,
         timeout: Duration,
     ) -> Result<InFlight, Error> {
+        let then = |_: u64| None;
+        self.send_message_then(request, principal, streaming, more, then, timeout)
+            .await
+    }
+
+    /// [`send_message`](Self::send_message), with `then(id)` the frame to write right
+    /// after the message, if any.
+    pub(crate) async fn send_message_then<R: Request>(
+        &self,
+        request: &R,
+        principal: Option<&Principal>,
+        streaming: bool,
+        more: bool,
+        then: impl FnOnce(u64) -> Option<(FrameHeader, Bytes)>,
+        timeout: Duration,
+    ) -> Result<InFlight, Error> {
         let body = match principal {
             None => encode_body(request)?,
             Some(p) => {
@@ -328,7 +356,11 @@ impl Connection {
         let in_flight = self.begin(opcode, streaming, timeout).await?;
         let mut header = FrameHeader::request(opcode, in_flight.id).more(more);
         header.flags = header.flags.with(Flags::PRINCIPAL, principal.is_some());
-        if let Err(e) = self.send(Outgoing::new(header, body), timeout).await {
+        let mut frame = Outgoing::new(header, body);
+        if let Some((header, body)) = then(in_flight.id) {
+            frame = frame.then(header, body);
+        }
+        if let Err(e) = self.send(frame, timeout).await {
             self.forget(in_flight.id);
             return Err(e);
         }
@@ -542,6 +574,10 @@ async fn write_batch<W: AsyncWrite + Unpin>(
     while let Some(frame) = next {
         w.write_all(&frame.header).await?;
         w.write_all(&frame.body).await?;
+        if let Some((header, body)) = frame.then.as_deref() {
+            w.write_all(header).await?;
+            w.write_all(body).await?;
+        }
         next = queue.try_recv().ok();
     }
     w.flush().await

@@ -20,7 +20,7 @@ impl Client {
         req: PutObject,
         body: impl AsyncRead + Send + Unpin,
     ) -> Result<ObjectMeta, Error> {
-        let conn = self.pool.get().await?;
+        let conn = self.pool.get_for(Some((&req.bucket, &req.key))).await?;
         put::put_object(&conn, &req, self.principal(), body, self.timeout()).await
     }
 
@@ -48,7 +48,12 @@ impl Client {
             key: key.to_owned(),
             range,
         };
-        self.start_download(&request).await
+        let object = Some((bucket, key));
+        let (timeout, principal) = (self.timeout(), self.principal());
+        self.idempotent_on(object, |conn| {
+            get::get_object(conn, &request, principal, timeout)
+        })
+        .await
     }
 
     /// Sends a GetObject or GetObjectVersion, retrying until its response message has

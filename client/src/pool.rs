@@ -46,7 +46,16 @@ impl Pool {
 
     /// The connection for the next request.
     pub(crate) async fn get(self: &Arc<Self>) -> Result<Arc<Connection>, Error> {
-        match self.pick() {
+        self.get_for(None).await
+    }
+
+    /// The connection for the next request on `object` (bucket, key): preferably one
+    /// served by the core that owns the object, which then needs no hop between cores.
+    pub(crate) async fn get_for(
+        self: &Arc<Self>,
+        object: Option<(&str, &str)>,
+    ) -> Result<Arc<Connection>, Error> {
+        match self.pick(object) {
             Pick::Use(conn) => Ok(conn),
             Pick::UseAndGrow(conn) => {
                 let pool = self.clone();
@@ -62,17 +71,31 @@ impl Pool {
         }
     }
 
-    fn pick(&self) -> Pick {
+    /// The least busy connection of the owning core (any connection when the object or its
+    /// core is unknown, or no connection of that core is open); grows the pool when that
+    /// one is busy or missing.
+    fn pick(&self, object: Option<(&str, &str)>) -> Pick {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.connections.retain(|c| !c.is_closed());
-        let least_busy = state
+        let core = match (object, state.connections.first()) {
+            (Some((bucket, key)), Some(c)) => c.route.owner(bucket, key),
+            _ => None,
+        };
+        let on_core = |c: &&Arc<Connection>| core.is_none_or(|core| c.route.executor == core);
+        let owner = state
             .connections
             .iter()
+            .filter(on_core)
             .min_by_key(|c| c.in_flight())
             .cloned();
+        let owner_busy = owner.as_ref().is_none_or(|c| c.in_flight() > 0);
+        let least_busy = owner.or_else(|| {
+            let least = state.connections.iter().min_by_key(|c| c.in_flight());
+            least.cloned()
+        });
         let room = state.connections.len() + state.opening < self.size_max();
         match least_busy {
-            Some(conn) if conn.in_flight() > 0 && room && state.opening == 0 => {
+            Some(conn) if owner_busy && room && state.opening == 0 => {
                 state.opening += 1;
                 Pick::UseAndGrow(conn)
             }

@@ -43,6 +43,9 @@ pub(crate) async fn put_object<B: AsyncRead + Unpin>(
     timeout: Duration,
 ) -> Result<ObjectMeta, Error> {
     let more = req.content_length > 0;
+    if more && req.content_length <= CHUNK_BYTES_RECOMMENDED as u64 {
+        return put_small(conn, req, principal, body, timeout).await;
+    }
     let in_flight = conn.send_message(req, principal, false, more, timeout);
     let mut in_flight = in_flight.await?;
     let mut abort = AbortGuard {
@@ -73,6 +76,23 @@ pub(crate) async fn put_object<B: AsyncRead + Unpin>(
         conn.send(frame.with_slot(slot), timeout).await?;
     }
     abort.armed = false;
+    let frame = conn.response(&mut in_flight.head, timeout).await?;
+    ObjectMeta::decode(&frame.body).map_err(|e| bad_response("PutObject", e))
+}
+
+/// A body of one chunk is read first and sent with the message, in one write: the server
+/// then has the whole request after one read, and nothing is left to abort.
+async fn put_small<B: AsyncRead + Unpin>(
+    conn: &Connection,
+    req: &PutObject,
+    principal: Option<&Principal>,
+    mut body: B,
+    timeout: Duration,
+) -> Result<ObjectMeta, Error> {
+    let chunk = read_chunk(&mut body, req.content_length as usize).await?;
+    let then = |id| Some((chunk_header(id, 0), chunk));
+    let in_flight = conn.send_message_then(req, principal, false, true, then, timeout);
+    let mut in_flight = in_flight.await?;
     let frame = conn.response(&mut in_flight.head, timeout).await?;
     ObjectMeta::decode(&frame.body).map_err(|e| bad_response("PutObject", e))
 }

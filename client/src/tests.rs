@@ -79,6 +79,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Peer<S> {
         let challenge = Challenge {
             server_nonce,
             requests_in_flight_max: in_flight_max,
+            route: Default::default(),
         };
         self.reply(&hello_frame, &challenge, false).await;
         let auth_frame = self.recv().await;
@@ -336,6 +337,37 @@ async fn early_rejection_stops_the_upload() {
     );
 }
 
+/// A body of one chunk is read before anything is sent: one shorter than
+/// `content_length` is an I/O error and the server never hears of the upload.
+#[tokio::test]
+async fn short_small_body_sends_nothing() {
+    let (conn, mut peer) = connected(8).await;
+    let request = PutObject {
+        bucket: "bucket".into(),
+        key: "k".into(),
+        content_type: String::new(),
+        user_meta: vec![],
+        content_length: 1000,
+        content_md5: None,
+        forbid_overwrite: false,
+    };
+    let result = put::put_object(&conn, &request, None, &[7u8; 10][..], TIMEOUT).await;
+    assert!(matches!(result, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof));
+    assert_eq!(conn.in_flight(), 0);
+    let client = conn.call(&Ping, TIMEOUT);
+    let server = async {
+        let ping = peer.recv().await;
+        assert_eq!(
+            ping.header.opcode,
+            Opcode::Ping.code(),
+            "the first frame is the ping"
+        );
+        peer.reply(&ping, &Empty, false).await;
+    };
+    let (pong, ()) = tokio::join!(client, server);
+    pong.unwrap();
+}
+
 /// A body shorter than `content_length` is an I/O error, and the upload is aborted with an
 /// empty final chunk so the connection stays usable.
 #[tokio::test]
@@ -346,7 +378,7 @@ async fn short_body_aborts_the_upload() {
         key: "k".into(),
         content_type: String::new(),
         user_meta: vec![],
-        content_length: 1000,
+        content_length: CHUNK_BYTES_RECOMMENDED as u64 + 1000,
         content_md5: None,
         forbid_overwrite: false,
     };

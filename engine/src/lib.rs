@@ -74,6 +74,7 @@ pub mod versions;
 
 pub use api::*;
 pub use error::Error;
+pub use object_io::PutBody;
 pub use runtime::{Engine, EngineConfig, GetReply, Handle, PartitionStatus};
 pub use scrub::{PartitionScrub, ScrubConfig};
 pub use snapshot::Snapshot;

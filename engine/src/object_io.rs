@@ -114,6 +114,67 @@ pub fn now_ms() -> u64 {
 /// The bytes of a get, in order; an `Err` ends the stream.
 pub type BodyStream = mpsc::Receiver<Result<Bytes, Error>>;
 
+/// The body of a put: streamed in chunks, or already whole in memory (a small object the
+/// caller had to buffer anyway), which spares a channel, a cross-core wake-up per chunk
+/// and, for a body packed into the log, a copy.
+pub enum PutBody {
+    Stream(mpsc::Receiver<Bytes>),
+    Whole(Bytes),
+}
+
+impl PutBody {
+    /// The body as a stream, for the stripe path. A whole body is queued in full at once
+    /// (a channel holds its buffer plus one item per sender), so nothing has to feed it.
+    fn into_stream(self) -> mpsc::Receiver<Bytes> {
+        match self {
+            PutBody::Stream(rx) => rx,
+            PutBody::Whole(data) => {
+                let chunk = 1 << 20;
+                let (mut tx, rx) = mpsc::channel(data.len().div_ceil(chunk));
+                let mut at = 0;
+                while at < data.len() {
+                    let n = (data.len() - at).min(chunk);
+                    tx.try_send(data.slice(at..at + n))
+                        .expect("the channel has room for every chunk");
+                    at += n;
+                }
+                rx
+            }
+        }
+    }
+
+    /// Collects a small body into one buffer, checking its length.
+    async fn into_whole(self, len: u64) -> Result<Bytes, Error> {
+        let mut rx = match self {
+            PutBody::Whole(data) if data.len() as u64 == len => return Ok(data),
+            PutBody::Whole(data) => {
+                return Err(Error::IncompleteBody {
+                    expected: len,
+                    got: data.len() as u64,
+                })
+            }
+            PutBody::Stream(rx) => rx,
+        };
+        let mut buf = Vec::with_capacity(len as usize);
+        while let Some(chunk) = rx.next().await {
+            if (buf.len() + chunk.len()) as u64 > len {
+                return Err(Error::IncompleteBody {
+                    expected: len,
+                    got: (buf.len() + chunk.len()) as u64,
+                });
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        if buf.len() as u64 != len {
+            return Err(Error::IncompleteBody {
+                expected: len,
+                got: buf.len() as u64,
+            });
+        }
+        Ok(Bytes::from(buf))
+    }
+}
+
 /// One entry of a partition's list answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ListItem {
@@ -183,7 +244,7 @@ impl Partition {
         bucket: String,
         key: String,
         opts: PutOptions,
-        body: mpsc::Receiver<Bytes>,
+        body: PutBody,
     ) -> Result<ObjectMeta, Error> {
         validate_key(&key)?;
         validate_put_options(&opts)?;
@@ -210,29 +271,14 @@ impl Partition {
         bucket: String,
         key: String,
         opts: PutOptions,
-        mut body: mpsc::Receiver<Bytes>,
+        body: PutBody,
     ) -> Result<ObjectMeta, Error> {
         // Reclaims first when space is low: the put's body waits meanwhile.
         self.make_room().await?;
         let mut digests = Digests::new();
         let len = opts.content_length;
         let (data, inline) = if len as usize <= INLINE_BYTES_MAX {
-            let mut buf = Vec::with_capacity(len as usize);
-            while let Some(chunk) = body.next().await {
-                if (buf.len() + chunk.len()) as u64 > len {
-                    return Err(Error::IncompleteBody {
-                        expected: len,
-                        got: (buf.len() + chunk.len()) as u64,
-                    });
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            if buf.len() as u64 != len {
-                return Err(Error::IncompleteBody {
-                    expected: len,
-                    got: buf.len() as u64,
-                });
-            }
+            let buf = body.into_whole(len).await?;
             digests.update(&buf);
             if buf.is_empty() {
                 (ObjectData::Empty, None)
@@ -246,12 +292,13 @@ impl Partition {
                     offset: 0,
                     len: len as u32,
                 };
-                (ObjectData::Inline(loc), Some(Bytes::from(buf)))
+                (ObjectData::Inline(loc), Some(buf))
             }
         } else {
             // The extents this put writes hold nothing live until its record applies:
             // they stay pinned until then so they are not handed out again.
             let mut pinned = Vec::new();
+            let mut body = body.into_stream();
             let stripes = self
                 .put_stripes(
                     len,
@@ -491,7 +538,7 @@ impl Partition {
 
     /// Looks the object up and starts streaming the requested bytes into the returned
     /// channel; the extents it reads from are pinned until the stream ends.
-    pub fn get(
+    pub async fn get(
         self: &Rc<Self>,
         bucket: &str,
         key: &str,
@@ -506,11 +553,24 @@ impl Partition {
         };
         let meta = meta_of(bucket, key, &entry, versioned || version.is_some());
         let pieces = self.pieces(&entry, start, len);
-        let (mut tx, rx) = mpsc::channel(GET_CHANNEL_CHUNKS);
         let extents: Vec<u32> = pieces.iter().map(|(id, _, _)| id.extent).collect();
         self.pin(&extents, true);
         self.shared.stats.gets.inc();
         self.shared.stats.bytes_out.add(len);
+        if let [(id, offset, len)] = pieces[..] {
+            if len <= INLINE_BYTES_MAX {
+                // One small piece (a packed object) is read before the answer goes out: the
+                // reader then finds the body already queued, with no task to start and no
+                // second wake-up across cores.
+                let item = self.read_stripe(&id, offset, len).await.map(Bytes::from);
+                self.pin(&extents, false);
+                let (mut tx, rx) = mpsc::channel(0);
+                tx.try_send(item)
+                    .expect("a channel has room for one item per sender");
+                return Ok((meta, start, len as u64, rx));
+            }
+        }
+        let (mut tx, rx) = mpsc::channel(GET_CHANNEL_CHUNKS);
         let me = self.clone();
         glommio::spawn_local(async move {
             let mut ahead = VecDeque::new();

@@ -25,7 +25,7 @@ use crate::constants::{BUCKETS_MAX, LIST_KEYS_MAX};
 use crate::device_set::{identify, Layout};
 use crate::devices::Devices;
 use crate::error::Error;
-use crate::object_io::{now_ms, ListItem};
+use crate::object_io::{now_ms, ListItem, PutBody};
 use crate::partition::{LogPos, Partition};
 use crate::placement::partition_of;
 use crate::record::Record;
@@ -78,7 +78,7 @@ pub enum Request {
         bucket: String,
         key: String,
         opts: PutOptions,
-        body: mpsc::Receiver<Bytes>,
+        body: PutBody,
         reply: Reply<ObjectMeta>,
     },
     Get {
@@ -401,6 +401,7 @@ async fn handle_request(p: Rc<Partition>, req: Request) {
         } => {
             let r = p
                 .get(&bucket, &key, version, range)
+                .await
                 .map(|(meta, start, len, body)| GetReply {
                     meta,
                     start,
@@ -549,6 +550,18 @@ impl Handle {
         opts: PutOptions,
         body: mpsc::Receiver<Bytes>,
     ) -> Result<ObjectMeta, Error> {
+        self.put_object_body(bucket, key, opts, PutBody::Stream(body))
+            .await
+    }
+
+    /// Stores an object whose body is streamed or already whole.
+    pub async fn put_object_body(
+        &self,
+        bucket: &str,
+        key: &str,
+        opts: PutOptions,
+        body: PutBody,
+    ) -> Result<ObjectMeta, Error> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         let p = self.owner(&bucket, &key);
         self.call(p, |reply| Request::Put {
@@ -570,19 +583,8 @@ impl Handle {
         data: Bytes,
     ) -> Result<ObjectMeta, Error> {
         opts.content_length = data.len() as u64;
-        let (mut tx, rx) = mpsc::channel(2);
-        let send = async move {
-            let mut at = 0;
-            while at < data.len() {
-                let n = (data.len() - at).min(1 << 20);
-                if tx.send(data.slice(at..at + n)).await.is_err() {
-                    break;
-                }
-                at += n;
-            }
-        };
-        let (r, ()) = futures::join!(self.put_object(bucket, key, opts, rx), send);
-        r
+        self.put_object_body(bucket, key, opts, PutBody::Whole(data))
+            .await
     }
 
     pub async fn get_object(

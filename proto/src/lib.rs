@@ -22,6 +22,8 @@
 //!   per operation family, with each request, its response and the types they carry
 //!   (`versioning` also has the object ACL messages).
 //! - [`principal`]: the prefix of a request sent on behalf of a principal.
+//! - [`routing`]: which partition owns an object, for clients that send each request to
+//!   the core that owns it (the Challenge's [`Route`]).
 
 #![forbid(unsafe_code)]
 
@@ -37,6 +39,7 @@ pub mod frame;
 pub mod object;
 pub mod opcode;
 pub mod principal;
+pub mod routing;
 pub mod session;
 pub mod status;
 pub mod user;
@@ -59,7 +62,7 @@ pub use object::{
 };
 pub use opcode::Opcode;
 pub use principal::{encode_with_principal, split_principal, Principal};
-pub use session::{Auth, Challenge, Hello, Ping};
+pub use session::{Auth, Challenge, Hello, Ping, Route};
 pub use status::{ErrorBody, Status};
 pub use user::{
     AccessKeyInfo, AccessKeys, KeyCreate, KeyDelete, KeyInfo, KeyList, KeyLookup,

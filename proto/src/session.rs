@@ -23,6 +23,31 @@ pub struct Challenge {
     /// How many requests the client may have in flight on this connection; more are
     /// answered with `Busy`.
     pub requests_in_flight_max: u32,
+    /// Where the connection is served, so that a client can send each object request on a
+    /// connection of the core that owns the object ([`crate::routing`]).
+    pub route: Route,
+}
+
+/// The server core that serves a connection and how objects map to cores: object
+/// (bucket, key) lives in partition `routing::partition_of(bucket, key, partitions)`,
+/// served by core `partition % executors`. A request sent to another core is still
+/// served, one hop between cores later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Route {
+    pub executor: u16,
+    pub executors: u16,
+    pub partitions: u16,
+}
+
+impl Route {
+    /// The core that owns (bucket, key); `None` when the route is unknown (zero counts).
+    pub fn owner(&self, bucket: &str, key: &str) -> Option<u16> {
+        if self.executors == 0 || self.partitions == 0 {
+            return None;
+        }
+        let partition = crate::routing::partition_of(bucket, key, self.partitions as usize);
+        Some((partition % self.executors as usize) as u16)
+    }
 }
 
 /// Auth (0x0002): the proof of the secret. Response: [`Empty`] or `AccessDenied`.
@@ -53,12 +78,20 @@ impl Body for Challenge {
     fn write(&self, w: &mut Writer<'_>) -> Result<(), BodyError> {
         w.bytes(&self.server_nonce);
         w.u32(self.requests_in_flight_max);
+        w.u16(self.route.executor);
+        w.u16(self.route.executors);
+        w.u16(self.route.partitions);
         Ok(())
     }
     fn read(r: &mut Reader<'_>) -> Result<Self, BodyError> {
         Ok(Challenge {
             server_nonce: r.array()?,
             requests_in_flight_max: r.u32()?,
+            route: Route {
+                executor: r.u16()?,
+                executors: r.u16()?,
+                partitions: r.u16()?,
+            },
         })
     }
 }
@@ -111,7 +144,23 @@ mod tests {
         round_trip(&Challenge {
             server_nonce: [9; 32],
             requests_in_flight_max: 256,
+            route: Route {
+                executor: 1,
+                executors: 2,
+                partitions: 4,
+            },
         });
+        let route = Route {
+            executor: 0,
+            executors: 2,
+            partitions: 4,
+        };
+        let owner = route.owner("b", "k").unwrap();
+        assert_eq!(
+            owner as usize,
+            crate::routing::partition_of("b", "k", 4) % 2
+        );
+        assert_eq!(Route::default().owner("b", "k"), None);
         round_trip(&Auth { proof: [0xA5; 32] });
         assert!(Ping.encode(&mut Default::default()).is_ok());
         assert_eq!(Ping::decode(b""), Ok(Ping));

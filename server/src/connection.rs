@@ -24,11 +24,12 @@ use futures::io::{ReadHalf, WriteHalf};
 use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
 use futures_lite::FutureExt;
 use glommio::net::TcpStream;
+use ringstore_engine::{Error, PutBody};
 use ringstore_proto::constants::{CHUNK_BYTES_MAX, CONNECTION_REQUEST_ID};
 use ringstore_proto::frame::CONNECTION_OPCODE;
 use ringstore_proto::{
     encode_error_frame, encode_message_frame, split_principal, Auth, Body, Challenge, DecodeError,
-    Empty, Frame, FrameDecoder, FrameHeader, Hello, Opcode, Principal, PutObject, Status,
+    Empty, Frame, FrameDecoder, FrameHeader, Hello, Opcode, Principal, PutObject, Route, Status,
 };
 
 use crate::authz::Who;
@@ -47,6 +48,10 @@ const COALESCE_BYTES: usize = 64 * 1024;
 const LINGER: Duration = Duration::from_secs(2);
 /// Chunks queued into a PutObject body before the read loop waits for the engine.
 pub const PUT_BODY_QUEUE_DEPTH: usize = 4;
+/// Uploads of at most this many bytes are gathered by the read loop and handed to the
+/// engine whole: one request to the owning core instead of one per chunk, and no copy
+/// into the log batch's staging buffer. Bounded per connection by the requests in flight.
+pub const PUT_GATHER_BYTES_MAX: usize = 64 * 1024;
 
 enum Out {
     Frame {
@@ -106,27 +111,66 @@ impl FrameSink {
     }
 }
 
+/// Writes frames in the order they were queued. Every frame already queued when the
+/// writer wakes goes out in the same write call: a group commit answers many requests of
+/// a connection at once, and one system call per response would cost more than the copy.
 async fn write_loop(mut socket: WriteHalf<TcpStream>, mut rx: mpsc::Receiver<Out>) {
-    while let Some(out) = rx.next().await {
-        let result = match out {
-            Out::Frame { head, body } if body.len() <= COALESCE_BYTES => {
-                let mut one = BytesMut::with_capacity(head.len() + body.len());
-                one.extend_from_slice(&head);
-                one.extend_from_slice(&body);
-                socket.write_all(&one).await
+    let mut batch = BytesMut::with_capacity(COALESCE_BYTES);
+    let mut closing = false;
+    while let Some(first) = rx.next().await {
+        let mut next = Some(first);
+        let mut result = Ok(());
+        while let Some(out) = next.take() {
+            result = match out {
+                Out::Frame { head, body } if body.len() <= COALESCE_BYTES => {
+                    batch.extend_from_slice(&head);
+                    batch.extend_from_slice(&body);
+                    Ok(())
+                }
+                Out::Frame { head, body } => {
+                    batch.extend_from_slice(&head);
+                    match write_batch(&mut socket, &mut batch).await {
+                        Ok(()) => socket.write_all(&body).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                Out::Close => {
+                    closing = true;
+                    break;
+                }
+            };
+            if result.is_err() {
+                break;
             }
-            Out::Frame { head, body } => match socket.write_all(&head).await {
-                Ok(()) => socket.write_all(&body).await,
-                Err(e) => Err(e),
-            },
-            Out::Close => break,
-        };
+            if batch.len() < COALESCE_BYTES {
+                next = rx.try_recv().ok();
+            }
+        }
+        if result.is_ok() {
+            result = write_batch(&mut socket, &mut batch).await;
+        }
         if let Err(e) = result {
             tracing::debug!(error = %e, "connection write failed");
             break;
         }
+        if closing {
+            break;
+        }
     }
     let _ = socket.close().await;
+}
+
+/// Writes and empties `batch`.
+async fn write_batch(
+    socket: &mut WriteHalf<TcpStream>,
+    batch: &mut BytesMut,
+) -> std::io::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let r = socket.write_all(batch).await;
+    batch.clear();
+    r
 }
 
 /// The handshake's progress (PROTOCOL.md, "Connection state machine").
@@ -153,8 +197,46 @@ struct BodyIn {
     /// `None` once the engine stopped listening or the body broke a rule: the rest of the
     /// chunks are discarded.
     tx: Option<mpsc::Sender<Bytes>>,
+    /// A small upload waits here, not in the engine, until its last chunk: then it runs
+    /// with its whole body (`PutBody::Whole`).
+    gather: Option<Box<Gathering>>,
     received: u64,
     expected: u64,
+}
+
+/// A small upload whose request runs once its body is complete.
+struct Gathering {
+    frame: Frame,
+    who: Who,
+    message: PutObject,
+    chunks: Vec<Bytes>,
+    /// The body broke a rule: later chunks are dropped, as a stream's would be, and the
+    /// engine answers `IncompleteBody` for the short body.
+    broken: bool,
+}
+
+impl Gathering {
+    fn run(self) -> Ready {
+        let body = match self.chunks.len() {
+            1 => self.chunks.into_iter().next().expect("one chunk"),
+            _ => self.chunks.concat().into(),
+        };
+        let put = dispatch::Put {
+            message: self.message,
+            body: PutBody::Whole(body),
+        };
+        (self.frame, self.who, Some(put))
+    }
+}
+
+/// A request ready to run: its message frame, who it acts as and, for an upload, its body.
+type Ready = (Frame, Who, Option<dispatch::Put>);
+
+/// What the read loop does with a chunk.
+enum ChunkTo {
+    Discard,
+    Forward(mpsc::Sender<Bytes>, Bytes),
+    Gathered,
 }
 
 /// The requests of one connection, shared by the read loop and the request tasks.
@@ -181,13 +263,26 @@ impl Requests {
         }
     }
 
-    /// Drops every upload's body sender, so the engine fails those puts.
-    fn abort_bodies(&self) {
-        for r in self.0.borrow_mut().values_mut() {
-            if let Some(b) = &mut r.body {
-                b.tx = None;
-            }
-        }
+    /// Drops every upload's body sender, so the engine fails those puts, and forgets the
+    /// gathered uploads that never got their last chunk; those are returned, to be answered
+    /// as the engine answers a short body.
+    fn abort_bodies(&self) -> Vec<(FrameHeader, Error)> {
+        let mut never_ran = Vec::new();
+        self.0.borrow_mut().retain(|_, r| {
+            let Some(b) = &mut r.body else { return true };
+            b.tx = None;
+            let Some(g) = b.gather.take() else {
+                return true;
+            };
+            let got = g.chunks.iter().map(|c| c.len() as u64).sum();
+            let e = Error::IncompleteBody {
+                expected: b.expected,
+                got,
+            };
+            never_ran.push((g.frame.header, e));
+            false
+        });
+        never_ran
     }
 }
 
@@ -245,7 +340,12 @@ pub async fn serve(ctx: Rc<ExecutorCtx>, stream: TcpStream) {
         identity: None,
     };
     let end = conn.read_loop(&mut reader).await;
-    conn.requests.abort_bodies();
+    for (h, e) in conn.requests.abort_bodies() {
+        let status = crate::errors::status_of(&e);
+        conn.sink
+            .error(h.opcode, h.request_id, status, &e.to_string())
+            .await;
+    }
     if let End::Fatal = end {
         conn.sink.send(Out::Close).await;
     }
@@ -407,9 +507,16 @@ impl Conn {
             Err(e) => return self.reject(h, e.status(), &e.to_string()).await,
         };
         let server_nonce: [u8; 32] = rand::random();
+        let ctx = &self.ctx;
+        let route = Route {
+            executor: ctx.executor as u16,
+            executors: ctx.executors as u16,
+            partitions: ctx.handle.partitions() as u16,
+        };
         let challenge = Challenge {
             server_nonce,
-            requests_in_flight_max: self.ctx.limits.requests_in_flight_max,
+            requests_in_flight_max: ctx.limits.requests_in_flight_max,
+            route,
         };
         let header = FrameHeader::response(h.opcode, h.request_id, Status::Ok);
         self.sink.message(header, &challenge).await;
@@ -452,8 +559,9 @@ impl Conn {
             Err(NotAdmitted::Reject(status, msg)) => return self.reject(h, status, &msg).await,
         };
         let put = if opcode == Opcode::PutObject {
-            match self.accept_put(h, &frame.body) {
-                Ok(put) => Some(put),
+            match self.accept_put(h, frame, who) {
+                Ok(Some(run)) => run,
+                Ok(None) => return None,
                 Err((status, msg)) => {
                     self.refuse(h, status, &msg).await;
                     return None;
@@ -461,8 +569,15 @@ impl Conn {
             }
         } else {
             self.register(h, None);
-            None
+            (frame, who, None)
         };
+        self.spawn_request(opcode, put);
+        None
+    }
+
+    /// Runs a request on its own task, which answers it.
+    fn spawn_request(&self, opcode: Opcode, (frame, who, put): Ready) {
+        let h = frame.header;
         let ctx = self.ctx.clone();
         let (sink, requests) = (self.sink.clone(), self.requests.clone());
         let caller = dispatch::Caller { who };
@@ -471,7 +586,6 @@ impl Conn {
             requests.responded(h.request_id);
         })
         .detach();
-        None
     }
 
     /// Checks a request message against the connection's state and decides who it acts
@@ -558,6 +672,7 @@ impl Conn {
         if h.has_more() {
             let body = Some(BodyIn {
                 tx: None,
+                gather: None,
                 received: 0,
                 expected: 0,
             });
@@ -572,13 +687,16 @@ impl Conn {
     }
 
     /// Decodes a PutObject message and opens its body channel. The message frame has MORE
-    /// set iff chunks follow, which they must iff `content_length > 0`.
+    /// set iff chunks follow, which they must iff `content_length > 0`. A body of at most
+    /// `PUT_GATHER_BYTES_MAX` is gathered here instead (`Ok(None)`: the request runs when
+    /// its last chunk arrives); otherwise the request is returned to run now.
     fn accept_put(
         &mut self,
         h: FrameHeader,
-        body: &[u8],
-    ) -> Result<dispatch::Put, (Status, String)> {
-        let message = PutObject::decode(body).map_err(|e| (e.status(), e.to_string()))?;
+        frame: Frame,
+        who: Who,
+    ) -> Result<Option<Ready>, (Status, String)> {
+        let message = PutObject::decode(&frame.body).map_err(|e| (e.status(), e.to_string()))?;
         if h.has_more() != (message.content_length > 0) {
             let msg = format!(
                 "PutObject with content_length {} must {}set MORE",
@@ -587,15 +705,38 @@ impl Conn {
             );
             return Err((Status::BadRequest, msg));
         }
+        let expected = message.content_length;
+        if h.has_more() && expected <= PUT_GATHER_BYTES_MAX as u64 {
+            let gather = Gathering {
+                frame,
+                who,
+                message,
+                chunks: Vec::new(),
+                broken: false,
+            };
+            let body = BodyIn {
+                tx: None,
+                gather: Some(Box::new(gather)),
+                received: 0,
+                expected,
+            };
+            self.register(h, Some(body));
+            return Ok(None);
+        }
         let (tx, rx) = mpsc::channel(PUT_BODY_QUEUE_DEPTH);
         let body = h.has_more().then(|| BodyIn {
             tx: Some(tx),
+            gather: None,
             received: 0,
-            expected: message.content_length,
+            expected,
         });
         // Without chunks the sender is dropped here: the engine sees an empty body.
         self.register(h, body);
-        Ok(dispatch::Put { message, body: rx })
+        let put = dispatch::Put {
+            message,
+            body: PutBody::Stream(rx),
+        };
+        Ok(Some((frame, who, Some(put))))
     }
 
     /// Records a request in flight, with the upload body it still expects.
@@ -610,24 +751,26 @@ impl Conn {
 
     async fn on_chunk(&mut self, frame: Frame) -> Option<End> {
         let h = frame.header;
-        let Some(tx) = self.take_chunk(&frame) else {
+        let Some(to) = self.take_chunk(frame) else {
             let msg = format!("chunk frame for request {} without an upload", h.request_id);
             return self.reject(h, Status::BadRequest, &msg).await;
         };
-        if let Some(mut tx) = tx {
-            if !frame.body.is_empty() && tx.send(frame.body).await.is_err() {
+        if let ChunkTo::Forward(mut tx, body) = to {
+            if !body.is_empty() && tx.send(body).await.is_err() {
                 self.discard_body(h.request_id);
             }
         }
         if !h.has_more() {
-            self.body_done(h.request_id);
+            if let Some(gathered) = self.body_done(h.request_id) {
+                self.spawn_request(Opcode::PutObject, gathered.run());
+            }
         }
         None
     }
 
     /// Accounts a chunk to its upload. `None`: no upload in progress for it (a broken
-    /// stream); `Some(None)`: discard it; `Some(Some(tx))`: forward it into `tx`.
-    fn take_chunk(&self, frame: &Frame) -> Option<Option<mpsc::Sender<Bytes>>> {
+    /// stream).
+    fn take_chunk(&self, frame: Frame) -> Option<ChunkTo> {
         let h = frame.header;
         let mut map = self.requests.0.borrow_mut();
         let body = match map.get_mut(&h.request_id) {
@@ -635,13 +778,24 @@ impl Conn {
             _ => return None,
         };
         body.received += frame.body.len() as u64;
-        if frame.body.len() > CHUNK_BYTES_MAX || body.received > body.expected {
+        let broken = frame.body.len() > CHUNK_BYTES_MAX || body.received > body.expected;
+        if let Some(g) = body.gather.as_mut() {
+            g.broken |= broken;
+            if !g.broken && !frame.body.is_empty() {
+                g.chunks.push(frame.body);
+            }
+            return Some(ChunkTo::Gathered);
+        }
+        if broken {
             body.tx = None; // the engine fails the put with IncompleteBody
         }
-        Some(if h.has_more() {
-            body.tx.clone()
-        } else {
-            body.tx.take()
+        let tx = match h.has_more() {
+            true => body.tx.clone(),
+            false => body.tx.take(),
+        };
+        Some(match tx {
+            Some(tx) => ChunkTo::Forward(tx, frame.body),
+            None => ChunkTo::Discard,
         })
     }
 
@@ -659,18 +813,20 @@ impl Conn {
     }
 
     /// The upload's last chunk arrived: forget the request if it was also answered.
-    fn body_done(&self, id: u64) {
+    /// Returns a gathered upload, which is now ready to run.
+    fn body_done(&self, id: u64) -> Option<Gathering> {
         let mut map = self.requests.0.borrow_mut();
-        let answered = match map.get_mut(&id) {
+        let (answered, gathered) = match map.get_mut(&id) {
             Some(r) => {
-                r.body = None;
-                r.responded
+                let gathered = r.body.take().and_then(|b| b.gather);
+                (r.responded, gathered)
             }
-            None => false,
+            None => (false, None),
         };
         if answered {
             map.remove(&id);
         }
+        gathered.map(|g| *g)
     }
 }
 
@@ -685,5 +841,23 @@ pub async fn refuse_busy(mut stream: TcpStream) {
         let _ = stream.close().await;
         let (mut reader, _writer) = stream.split();
         linger(&mut reader).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Clients route by the protocol crate's copy of the placement hash: it must pick the
+    /// partition the engine stores the object in.
+    #[test]
+    fn client_routing_agrees_with_engine_placement() {
+        for partitions in [1, 2, 3, 4, 16] {
+            for i in 0..2000 {
+                let (bucket, key) = (format!("b{}", i % 7), format!("dir/key-{i}"));
+                assert_eq!(
+                    ringstore_proto::routing::partition_of(&bucket, &key, partitions),
+                    ringstore_engine::placement::partition_of(&bucket, &key, partitions),
+                );
+            }
+        }
     }
 }

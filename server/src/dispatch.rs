@@ -9,7 +9,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 use futures::channel::mpsc;
 use futures::StreamExt;
-use ringstore_engine::{Error, GetReply, Handle, ListParams};
+use ringstore_engine::{Error, GetReply, Handle, ListParams, PutBody};
 use ringstore_proto::constants::{CHUNK_BYTES_MAX, LIST_BUCKETS_MAX, LIST_KEYS_MAX};
 use ringstore_proto::object::LIST_PAGE_BYTES_MAX;
 use ringstore_proto::{
@@ -63,7 +63,7 @@ impl From<BodyError> for Failure {
 /// An upload, decoded by the read loop (which needs its length to police the chunks).
 pub struct Put {
     pub message: PutObject,
-    pub body: mpsc::Receiver<Bytes>,
+    pub body: PutBody,
 }
 
 /// The identity a request acts as.
@@ -219,7 +219,7 @@ async fn put_bucket_acl(h: &Handle, body: &[u8]) -> Result<Empty, Failure> {
 async fn put_object(h: &Handle, put: Put) -> Result<ObjectMeta, Failure> {
     let m = &put.message;
     let opts = put_options_from_proto(m);
-    let meta = h.put_object(&m.bucket, &m.key, opts, put.body).await?;
+    let meta = h.put_object_body(&m.bucket, &m.key, opts, put.body).await?;
     Ok(meta_to_proto(meta))
 }
 

@@ -151,6 +151,9 @@ impl Client {
     fn handshake(&mut self, key: &AccessKey) {
         let (client_nonce, challenge) = self.hello(&key.access_key_id);
         assert_eq!(challenge.requests_in_flight_max, 64);
+        let route = challenge.route;
+        assert!(route.executor < route.executors, "{route:?}");
+        assert!(route.partitions >= route.executors, "{route:?}");
         let nonces = (client_nonce, challenge.server_nonce);
         let reply = self.auth(&key.access_key_id, &key.secret_access_key, nonces);
         assert_eq!(reply.header.status(), Ok(Status::Ok));
