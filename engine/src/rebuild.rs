@@ -24,6 +24,10 @@
 //! start, and the rebuild pass of its replacement rewrites every stripe anyway. Stripes
 //! not remembered because the list was full are counted (`degraded_stripes_untracked`)
 //! and likewise left to the rebuild pass.
+//!
+//! Writes spanning a replacement: a put or compaction move whose stripes reached the old
+//! device and which commits after the pass walked past its key lists its stripes here at
+//! its commit (`settle_written`, FORMAT.md §13.2).
 
 use std::rc::Rc;
 
@@ -51,6 +55,11 @@ impl ScrubControl {
     /// Remembers a stripe `write_stripe` could not write to every device.
     pub(crate) fn note_degraded(&self, stats: &Stats, d: Degraded) {
         stats.degraded_stripes_written.inc();
+        self.list_degraded(stats, d);
+    }
+
+    /// Lists a stripe lacking the shards of the devices in `d.missing`.
+    fn list_degraded(&self, stats: &Stats, d: Degraded) {
         let mut lists = self.degraded.lock().expect("degraded stripes");
         let list = &mut lists[d.id.partition as usize];
         if list.len() < DEGRADED_STRIPES_MAX {
@@ -122,6 +131,31 @@ impl Job {
 }
 
 impl Partition {
+    /// Called right after committing `data` (`size` bytes), whose stripes were written
+    /// from attach count `mark` on (`Devices::attaches`, taken before the first write).
+    /// If a device was replaced since, some of those stripes may have reached only the
+    /// old device, and the rebuild pass may have walked past the key before it was
+    /// committed: they are listed as degraded, lacking the replaced devices' shards, so
+    /// they are rebuilt like any write that missed a device (healed first, during and
+    /// after the pass). Inline data lives in a log batch, which the log phase covers.
+    pub(crate) fn settle_written(&self, mark: u64, data: &ObjectData, size: u64) {
+        let missing = self.dev.replaced_since(mark);
+        if missing == 0 {
+            return;
+        }
+        let stats = &self.shared.stats;
+        for (id, off, len) in self.data_pieces(data, 0, size) {
+            if id.kind == crate::block::BlockKind::Data {
+                let d = Degraded {
+                    id,
+                    len: off + len,
+                    missing,
+                };
+                self.shared.scrub.list_degraded(stats, d);
+            }
+        }
+    }
+
     /// Checks one stripe: rebuilds the shards of the devices in `targets` (bit per
     /// device) if there are any, else verifies and repairs the whole stripe.
     pub(crate) async fn check_job(&self, job: &Job, targets: u64) -> StripeCheck {
