@@ -69,10 +69,12 @@ impl ScrubControl {
         }
     }
 
-    /// Stripes written while a device was down and not healed yet (all partitions).
+    /// Stripes written while a device was down and not healed yet (all partitions),
+    /// those a heal is working on included.
     pub fn degraded_stripes(&self) -> u64 {
         let lists = self.degraded.lock().expect("degraded stripes");
-        lists.iter().map(|l| l.len() as u64).sum()
+        let listed: u64 = lists.iter().map(|l| l.len() as u64).sum();
+        listed + self.healing.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn take_degraded(&self, partition: u16) -> Vec<Degraded> {
@@ -338,6 +340,22 @@ impl Partition {
             id.header(shard, r, used as u16).seal(block);
         }
         buf
+    }
+
+    /// Puts the degraded jobs a heal did not start back on the list.
+    pub(crate) fn relist_degraded(&self, rest: Vec<(Job, u64)>) {
+        let stats = &self.shared.stats;
+        for (job, missing) in rest {
+            let StripeLen::Bytes(len) = job.len else {
+                unreachable!("degraded jobs carry their length");
+            };
+            let d = Degraded {
+                id: job.id,
+                len,
+                missing,
+            };
+            self.shared.scrub.list_degraded(stats, d);
+        }
     }
 
     /// The stripes written while a device was down whose missing devices are all up
