@@ -40,7 +40,7 @@ use crate::record::ObjectData;
 use crate::repair::{StripeCheck, StripeLen};
 use crate::scrub::ScrubControl;
 use crate::shared::Stats;
-use crate::stripe::{verify_block, StripeId};
+use crate::stripe::{verify_block, ShardSpan, StripeId};
 
 /// A stripe written without its shards on the devices in `missing` (bit per device).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +133,59 @@ impl Job {
 }
 
 impl Partition {
+    /// True when reads should not use device `dev`'s shards: it is down, or it is a
+    /// replacement this partition's rebuild pass has not finished (its blocks are zeros
+    /// until the pass reaches them).
+    pub(crate) fn shard_unreadable(&self, dev: usize) -> bool {
+        let rebuilding = self.shared.scrub.rebuilding[self.id as usize]
+            .load(std::sync::atomic::Ordering::Relaxed);
+        !self.dev.is_up(dev) || rebuilding & (1 << dev) != 0
+    }
+
+    /// The payloads of `span`, a shard that cannot be read, computed from one read of
+    /// the same rows on each of k other shards and one Reed-Solomon call (rather than k
+    /// reads per row). `None`: fewer than k other shards are readable or one of their
+    /// blocks is bad; the caller then reads row by row, which copes with both.
+    pub(crate) async fn rebuild_span(&self, id: &StripeId, span: &ShardSpan) -> Option<Vec<u8>> {
+        let g = self.dev.geometry;
+        let rows = span.row_count;
+        let at = self
+            .dev
+            .offset(id.extent, id.first_block + span.first_row as u32);
+        let on = |s: usize| g.device_of(id.extent, s);
+        let sources: Vec<usize> = (0..g.shard_count())
+            .filter(|&s| s != span.shard && !self.shard_unreadable(on(s)))
+            .take(g.data_shards)
+            .collect();
+        if sources.len() < g.data_shards {
+            return None;
+        }
+        let reads = join_all(
+            sources
+                .iter()
+                .map(|&s| async move { self.dev.read(on(s), at, rows * BLOCK_BYTES).await.ok() }),
+        )
+        .await;
+        let mut present: Vec<Option<Vec<u8>>> = vec![None; g.shard_count()];
+        for (&s, read) in sources.iter().zip(&reads) {
+            let buf = read.as_ref()?;
+            let mut p = Vec::with_capacity(rows * BLOCK_PAYLOAD_BYTES);
+            for i in 0..rows {
+                let block = &buf[i * BLOCK_BYTES..(i + 1) * BLOCK_BYTES];
+                verify_block(id, s, span.first_row + i, block).ok()?;
+                p.extend_from_slice(payload(block));
+            }
+            present[s] = Some(p);
+        }
+        let refs: Vec<Option<&[u8]>> = present.iter().map(|p| p.as_deref()).collect();
+        let mut rebuilt = self
+            .coder
+            .borrow_mut()
+            .rebuild_shards(&refs, &[span.shard], rows)?;
+        self.shared.stats.rebuilt_blocks.add(rows as u64);
+        Some(rebuilt.swap_remove(0))
+    }
+
     /// Called right after committing `data` (`size` bytes), whose stripes were written
     /// from attach count `mark` on (`Devices::attaches`, taken before the first write).
     /// If a device was replaced since, some of those stripes may have reached only the

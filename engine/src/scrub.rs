@@ -94,6 +94,9 @@ pub struct ScrubControl {
     pub(crate) degraded: Mutex<Vec<Vec<crate::rebuild::Degraded>>>,
     /// Listed stripes taken out of `degraded` by a heal that has not finished them yet.
     pub(crate) healing: AtomicU64,
+    /// Per partition, the replaced devices (bit per device) its rebuild pass has not
+    /// finished: reads compute their shards from the others instead (`rebuild`).
+    pub(crate) rebuilding: Vec<AtomicU64>,
 }
 
 impl ScrubControl {
@@ -112,6 +115,7 @@ impl ScrubControl {
             replacements: (0..devices).map(|_| AtomicU64::new(0)).collect(),
             degraded: Mutex::new(vec![Vec::new(); partitions]),
             healing: AtomicU64::new(0),
+            rebuilding: (0..partitions).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -135,6 +139,9 @@ impl ScrubControl {
     /// replaced.
     pub fn start_rebuild(&self, index: usize) {
         self.replacements[index].fetch_add(1, Ordering::Relaxed);
+        for r in &self.rebuilding {
+            r.fetch_or(1 << index, Ordering::Relaxed);
+        }
         self.rebuild_epoch.fetch_add(1, Ordering::Relaxed);
         self.start();
     }
@@ -290,7 +297,8 @@ impl Partition {
                     throttle.unlimited = rebuild != control.rebuild_epoch.load(Ordering::Relaxed);
                     if !throttle.unlimited {
                         // Every stripe the pass met is on the rebuilt devices now.
-                        throttle.rebuild_devices = 0;
+                        let done = std::mem::take(&mut throttle.rebuild_devices);
+                        control.rebuilding[self.id as usize].fetch_and(!done, Ordering::Relaxed);
                     }
                     tracing::info!(
                         partition = self.id,
