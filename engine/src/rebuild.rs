@@ -12,7 +12,11 @@
 //! verification makes the stripe fall back to the scrub's verify-everything repair
 //! (`repair`). The same guards as a repair hold: the extent is pinned from the first read
 //! to the last write and the caller's condition is checked right before the writes, so
-//! a stripe freed or overwritten meanwhile is not written.
+//! a stripe freed or overwritten meanwhile is not written. While the foreground is busy
+//! the window shrinks to `REBUILD_STRIPES_IN_FLIGHT_BUSY`, and `rebuild_rate_bytes_per_sec`
+//! can cap the bytes written (`scrub::Throttle`). Until a partition's pass ends, its reads
+//! treat the replacement's shards as absent and compute a span from one read of each of
+//! k others (`rebuild_span`), as they do for a missing device.
 //!
 //! Degraded writes: `write_stripe` reports every stripe that did not reach every device,
 //! with the devices it missed, to a bounded per-partition list in memory
