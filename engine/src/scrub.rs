@@ -799,3 +799,39 @@ impl Partition {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_makes_the_throttle_wait_and_no_rate_never_does() {
+        let mut t = Throttle::new();
+        assert_eq!(t.after(64 << 20, None), None, "no cap: no wait");
+        let mut t = Throttle::new();
+        let wait = t
+            .after(1 << 20, Some(1 << 20))
+            .expect("a second's worth at once");
+        assert!(wait > Duration::from_millis(500) && wait <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_window_shrinks_while_the_foreground_is_served() {
+        let stats = crate::shared::Stats::default();
+        let mut t = Throttle::new();
+        // A throttle just made counts the foreground as seen now.
+        assert_eq!(t.window(&stats), REBUILD_STRIPES_IN_FLIGHT_BUSY);
+        t.foreground_at = Instant::now() - Duration::from_millis(FOREGROUND_QUIET_MS + 1);
+        assert_eq!(
+            t.window(&stats),
+            REBUILD_STRIPES_IN_FLIGHT,
+            "quiet: the full window"
+        );
+        stats.gets.inc();
+        assert_eq!(
+            t.window(&stats),
+            REBUILD_STRIPES_IN_FLIGHT_BUSY,
+            "a request: busy"
+        );
+    }
+}
