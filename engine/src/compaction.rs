@@ -259,6 +259,7 @@ impl Partition {
         });
         let mut digests = crate::object_io::Digests::new();
         let mut pinned = Vec::new();
+        let mark = self.dev.attaches();
         let written = self
             .put_stripes(
                 entry.size,
@@ -278,17 +279,23 @@ impl Partition {
                     "{bucket}/{key}: bytes read back do not match the ETag or CRC-64"
                 )));
             }
+            let data = ObjectData::Stripes(stripes);
             let entry = ObjectEntry {
-                data: ObjectData::Stripes(stripes),
+                data: data.clone(),
                 ..entry.clone()
             };
+            let size = entry.size;
             let rec = Record::ObjectRelocate {
                 bucket,
                 key,
                 from_stamp,
                 entry,
             };
-            Ok(self.commit(rec, None, true).await? == crate::state::Applied::Done)
+            let done = self.commit(rec, None, true).await? == crate::state::Applied::Done;
+            if done {
+                self.settle_written(mark, &data, size);
+            }
+            Ok(done)
         }
         .await;
         self.pin(&pinned, false);

@@ -29,6 +29,12 @@ pub struct Devices {
     failed: RefCell<Vec<bool>>,
     /// Read errors seen per device since it was attached.
     read_errors: RefCell<Vec<u32>>,
+    /// Replacements attached on this executor so far, and for each device the count
+    /// right after its last attach (0: never replaced): a writer that noted the count
+    /// before writing stripes learns which devices were swapped under it
+    /// (`replaced_since`).
+    attaches: std::cell::Cell<u64>,
+    attached_at: RefCell<Vec<u64>>,
     pub layout: Layout,
     pub geometry: Geometry,
     shared: std::sync::Arc<crate::shared::Shared>,
@@ -60,6 +66,8 @@ impl Devices {
         Ok(Devices {
             failed: RefCell::new(vec![false; files.len()]),
             read_errors: RefCell::new(vec![0; files.len()]),
+            attaches: std::cell::Cell::new(0),
+            attached_at: RefCell::new(vec![0; files.len()]),
             files: RefCell::new(files),
             layout: id.layout,
             geometry,
@@ -91,7 +99,22 @@ impl Devices {
         self.files.borrow_mut()[dev] = Some(Rc::new(f));
         self.failed.borrow_mut()[dev] = false;
         self.read_errors.borrow_mut()[dev] = 0;
+        self.attaches.set(self.attaches.get() + 1);
+        self.attached_at.borrow_mut()[dev] = self.attaches.get();
         Ok(())
+    }
+
+    /// The attach count now, for `replaced_since`.
+    pub fn attaches(&self) -> u64 {
+        self.attaches.get()
+    }
+
+    /// The devices (bit per device) a replacement was attached for after `mark`.
+    pub fn replaced_since(&self, mark: u64) -> u64 {
+        let at = self.attached_at.borrow();
+        (0..at.len())
+            .filter(|&d| at[d] > mark)
+            .fold(0, |m, d| m | 1 << d)
     }
 
     fn file(&self, dev: usize) -> io::Result<Rc<DmaFile>> {
@@ -176,7 +199,10 @@ impl Devices {
 
     fn check_write(&self, dev: usize, len: usize, r: glommio::Result<usize, ()>) -> io::Result<()> {
         match r {
-            Ok(n) if n == len => Ok(()),
+            Ok(n) if n == len => {
+                self.shared.devices[dev].bytes_written.add(len as u64);
+                Ok(())
+            }
             Ok(n) => {
                 let e = io::Error::other(format!("short write of {n} of {len} bytes"));
                 self.note_error(dev, &e);

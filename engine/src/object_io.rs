@@ -299,6 +299,7 @@ impl Partition {
             // they stay pinned until then so they are not handed out again.
             let mut pinned = Vec::new();
             let mut body = body.into_stream();
+            let mark = self.dev.attaches();
             let stripes = self
                 .put_stripes(
                     len,
@@ -311,8 +312,14 @@ impl Partition {
             crate::failpoint::crash_point!(crate::failpoint::AFTER_DATA_WRITE);
             let r = match stripes {
                 Ok(s) => {
-                    self.finish_put(bucket, key, opts, digests, ObjectData::Stripes(s), None)
-                        .await
+                    let data = ObjectData::Stripes(s);
+                    let r = self
+                        .finish_put(bucket, key, opts, digests, data.clone(), None)
+                        .await;
+                    if r.is_ok() {
+                        self.settle_written(mark, &data, len);
+                    }
+                    r
                 }
                 Err(e) => Err(e),
             };
@@ -625,11 +632,21 @@ impl Partition {
         start: u64,
         len: u64,
     ) -> Vec<(StripeId, usize, usize)> {
+        self.data_pieces(&e.data, start, len)
+    }
+
+    /// `pieces` of an object's data.
+    pub(crate) fn data_pieces(
+        &self,
+        data: &ObjectData,
+        start: u64,
+        len: u64,
+    ) -> Vec<(StripeId, usize, usize)> {
         let mut out = Vec::new();
         if len == 0 {
             return out;
         }
-        match &e.data {
+        match data {
             ObjectData::Empty | ObjectData::DeleteMarker => {}
             ObjectData::Inline(l) => {
                 let id = StripeId {

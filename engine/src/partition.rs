@@ -238,6 +238,12 @@ impl Partition {
     async fn read_span(&self, id: &StripeId, span: ShardSpan) -> Result<Vec<u8>, Error> {
         let g = self.dev.geometry;
         let dev = g.device_of(id.extent, span.shard);
+        if self.shard_unreadable(dev) {
+            // Absent or not rebuilt yet: nothing to repair here, the rebuild writes it.
+            if let Some(p) = self.rebuild_span(id, &span).await {
+                return Ok(p[span.skip..span.skip + span.len].to_vec());
+            }
+        }
         let at = self
             .dev
             .offset(id.extent, id.first_block + span.first_row as u32);

@@ -12,7 +12,11 @@
 //! verification makes the stripe fall back to the scrub's verify-everything repair
 //! (`repair`). The same guards as a repair hold: the extent is pinned from the first read
 //! to the last write and the caller's condition is checked right before the writes, so
-//! a stripe freed or overwritten meanwhile is not written.
+//! a stripe freed or overwritten meanwhile is not written. While the foreground is busy
+//! the window shrinks to `REBUILD_STRIPES_IN_FLIGHT_BUSY`, and `rebuild_rate_bytes_per_sec`
+//! can cap the bytes written (`scrub::Throttle`). Until a partition's pass ends, its reads
+//! treat the replacement's shards as absent and compute a span from one read of each of
+//! k others (`rebuild_span`), as they do for a missing device.
 //!
 //! Degraded writes: `write_stripe` reports every stripe that did not reach every device,
 //! with the devices it missed, to a bounded per-partition list in memory
@@ -24,6 +28,10 @@
 //! start, and the rebuild pass of its replacement rewrites every stripe anyway. Stripes
 //! not remembered because the list was full are counted (`degraded_stripes_untracked`)
 //! and likewise left to the rebuild pass.
+//!
+//! Writes spanning a replacement: a put or compaction move whose stripes reached the old
+//! device and which commits after the pass walked past its key lists its stripes here at
+//! its commit (`settle_written`, FORMAT.md §13.2).
 
 use std::rc::Rc;
 
@@ -36,7 +44,7 @@ use crate::record::ObjectData;
 use crate::repair::{StripeCheck, StripeLen};
 use crate::scrub::ScrubControl;
 use crate::shared::Stats;
-use crate::stripe::{verify_block, StripeId};
+use crate::stripe::{verify_block, ShardSpan, StripeId};
 
 /// A stripe written without its shards on the devices in `missing` (bit per device).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +59,11 @@ impl ScrubControl {
     /// Remembers a stripe `write_stripe` could not write to every device.
     pub(crate) fn note_degraded(&self, stats: &Stats, d: Degraded) {
         stats.degraded_stripes_written.inc();
+        self.list_degraded(stats, d);
+    }
+
+    /// Lists a stripe lacking the shards of the devices in `d.missing`.
+    fn list_degraded(&self, stats: &Stats, d: Degraded) {
         let mut lists = self.degraded.lock().expect("degraded stripes");
         let list = &mut lists[d.id.partition as usize];
         if list.len() < DEGRADED_STRIPES_MAX {
@@ -60,10 +73,12 @@ impl ScrubControl {
         }
     }
 
-    /// Stripes written while a device was down and not healed yet (all partitions).
+    /// Stripes written while a device was down and not healed yet (all partitions),
+    /// those a heal is working on included.
     pub fn degraded_stripes(&self) -> u64 {
         let lists = self.degraded.lock().expect("degraded stripes");
-        lists.iter().map(|l| l.len() as u64).sum()
+        let listed: u64 = lists.iter().map(|l| l.len() as u64).sum();
+        listed + self.healing.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn take_degraded(&self, partition: u16) -> Vec<Degraded> {
@@ -122,6 +137,84 @@ impl Job {
 }
 
 impl Partition {
+    /// True when reads should not use device `dev`'s shards: it is down, or it is a
+    /// replacement this partition's rebuild pass has not finished (its blocks are zeros
+    /// until the pass reaches them).
+    pub(crate) fn shard_unreadable(&self, dev: usize) -> bool {
+        let rebuilding = self.shared.scrub.rebuilding[self.id as usize]
+            .load(std::sync::atomic::Ordering::Relaxed);
+        !self.dev.is_up(dev) || rebuilding & (1 << dev) != 0
+    }
+
+    /// The payloads of `span`, a shard that cannot be read, computed from one read of
+    /// the same rows on each of k other shards and one Reed-Solomon call (rather than k
+    /// reads per row). `None`: fewer than k other shards are readable or one of their
+    /// blocks is bad; the caller then reads row by row, which copes with both.
+    pub(crate) async fn rebuild_span(&self, id: &StripeId, span: &ShardSpan) -> Option<Vec<u8>> {
+        let g = self.dev.geometry;
+        let rows = span.row_count;
+        let at = self
+            .dev
+            .offset(id.extent, id.first_block + span.first_row as u32);
+        let on = |s: usize| g.device_of(id.extent, s);
+        let sources: Vec<usize> = (0..g.shard_count())
+            .filter(|&s| s != span.shard && !self.shard_unreadable(on(s)))
+            .take(g.data_shards)
+            .collect();
+        if sources.len() < g.data_shards {
+            return None;
+        }
+        let reads = join_all(
+            sources
+                .iter()
+                .map(|&s| async move { self.dev.read(on(s), at, rows * BLOCK_BYTES).await.ok() }),
+        )
+        .await;
+        let mut present: Vec<Option<Vec<u8>>> = vec![None; g.shard_count()];
+        for (&s, read) in sources.iter().zip(&reads) {
+            let buf = read.as_ref()?;
+            let mut p = Vec::with_capacity(rows * BLOCK_PAYLOAD_BYTES);
+            for i in 0..rows {
+                let block = &buf[i * BLOCK_BYTES..(i + 1) * BLOCK_BYTES];
+                verify_block(id, s, span.first_row + i, block).ok()?;
+                p.extend_from_slice(payload(block));
+            }
+            present[s] = Some(p);
+        }
+        let refs: Vec<Option<&[u8]>> = present.iter().map(|p| p.as_deref()).collect();
+        let mut rebuilt = self
+            .coder
+            .borrow_mut()
+            .rebuild_shards(&refs, &[span.shard], rows)?;
+        self.shared.stats.rebuilt_blocks.add(rows as u64);
+        Some(rebuilt.swap_remove(0))
+    }
+
+    /// Called right after committing `data` (`size` bytes), whose stripes were written
+    /// from attach count `mark` on (`Devices::attaches`, taken before the first write).
+    /// If a device was replaced since, some of those stripes may have reached only the
+    /// old device, and the rebuild pass may have walked past the key before it was
+    /// committed: they are listed as degraded, lacking the replaced devices' shards, so
+    /// they are rebuilt like any write that missed a device (healed first, during and
+    /// after the pass). Inline data lives in a log batch, which the log phase covers.
+    pub(crate) fn settle_written(&self, mark: u64, data: &ObjectData, size: u64) {
+        let missing = self.dev.replaced_since(mark);
+        if missing == 0 {
+            return;
+        }
+        let stats = &self.shared.stats;
+        for (id, off, len) in self.data_pieces(data, 0, size) {
+            if id.kind == crate::block::BlockKind::Data {
+                let d = Degraded {
+                    id,
+                    len: off + len,
+                    missing,
+                };
+                self.shared.scrub.list_degraded(stats, d);
+            }
+        }
+    }
+
     /// Checks one stripe: rebuilds the shards of the devices in `targets` (bit per
     /// device) if there are any, else verifies and repairs the whole stripe.
     pub(crate) async fn check_job(&self, job: &Job, targets: u64) -> StripeCheck {
@@ -304,6 +397,22 @@ impl Partition {
             id.header(shard, r, used as u16).seal(block);
         }
         buf
+    }
+
+    /// Puts the degraded jobs a heal did not start back on the list.
+    pub(crate) fn relist_degraded(&self, rest: Vec<(Job, u64)>) {
+        let stats = &self.shared.stats;
+        for (job, missing) in rest {
+            let StripeLen::Bytes(len) = job.len else {
+                unreachable!("degraded jobs carry their length");
+            };
+            let d = Degraded {
+                id: job.id,
+                len,
+                missing,
+            };
+            self.shared.scrub.list_degraded(stats, d);
+        }
     }
 
     /// The stripes written while a device was down whose missing devices are all up

@@ -227,7 +227,10 @@ impl Engine {
                 ready_tx.clone(),
                 cfg.hook.clone(),
             );
-            let builder = LocalExecutorBuilder::new(placement).name(&format!("ringstore-core-{e}"));
+            let preempt = std::time::Duration::from_micros(crate::constants::EXECUTOR_PREEMPT_US);
+            let builder = LocalExecutorBuilder::new(placement)
+                .name(&format!("ringstore-core-{e}"))
+                .preempt_timer(preempt);
             let join = builder
                 .spawn(move || async move {
                     run_executor(e, id, mine, shared, handle, ready, hook).await

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use crate::block::BlockKind;
 use crate::constants::{
-    BLOCK_BYTES, REBUILD_STRIPES_IN_FLIGHT, REPAIR_QUEUE_MAX, SCRUB_INTERVAL_SECS_DEFAULT,
-    SCRUB_RATE_BYTES_PER_SEC_DEFAULT, STRIPE_BLOCKS_MAX,
+    BLOCK_BYTES, FOREGROUND_QUIET_MS, REBUILD_RATE_BYTES_PER_SEC_DEFAULT,
+    REBUILD_STRIPES_IN_FLIGHT, REBUILD_STRIPES_IN_FLIGHT_BUSY, REPAIR_QUEUE_MAX,
+    SCRUB_INTERVAL_SECS_DEFAULT, SCRUB_RATE_BYTES_PER_SEC_DEFAULT, STRIPE_BLOCKS_MAX,
 };
 use crate::object_io::now_ms;
 use crate::partition::{LogPos, Partition};
@@ -41,6 +42,9 @@ pub struct ScrubConfig {
     pub rate_bytes_per_sec: u64,
     /// A full pass starts this long after the previous one started.
     pub interval_secs: u64,
+    /// Bytes per second a rebuild pass (after a device replacement) writes at most
+    /// across the set; 0: as fast as the devices allow.
+    pub rebuild_rate_bytes_per_sec: u64,
 }
 
 impl Default for ScrubConfig {
@@ -49,6 +53,7 @@ impl Default for ScrubConfig {
             enabled: true,
             rate_bytes_per_sec: SCRUB_RATE_BYTES_PER_SEC_DEFAULT,
             interval_secs: SCRUB_INTERVAL_SECS_DEFAULT,
+            rebuild_rate_bytes_per_sec: REBUILD_RATE_BYTES_PER_SEC_DEFAULT,
         }
     }
 }
@@ -72,6 +77,8 @@ pub struct ScrubControl {
     pub paused: AtomicBool,
     pub rate_bytes_per_sec: AtomicU64,
     pub interval_secs: AtomicU64,
+    /// A rebuild pass's cap on bytes written per second; 0: none.
+    pub rebuild_rate_bytes_per_sec: AtomicU64,
     /// Bumped by every start command; a partition that sees it change starts a pass.
     pub start_epoch: AtomicU64,
     /// Bumped by a device replacement: the pass it starts is not rate-capped, so the set
@@ -85,6 +92,11 @@ pub struct ScrubControl {
     pub replacements: Vec<AtomicU64>,
     /// Stripes written while a device was down, per partition (`rebuild`).
     pub(crate) degraded: Mutex<Vec<Vec<crate::rebuild::Degraded>>>,
+    /// Listed stripes taken out of `degraded` by a heal that has not finished them yet.
+    pub(crate) healing: AtomicU64,
+    /// Per partition, the replaced devices (bit per device) its rebuild pass has not
+    /// finished: reads compute their shards from the others instead (`rebuild`).
+    pub(crate) rebuilding: Vec<AtomicU64>,
 }
 
 impl ScrubControl {
@@ -95,12 +107,15 @@ impl ScrubControl {
             paused: AtomicBool::new(false),
             rate_bytes_per_sec: AtomicU64::new(d.rate_bytes_per_sec),
             interval_secs: AtomicU64::new(d.interval_secs),
+            rebuild_rate_bytes_per_sec: AtomicU64::new(d.rebuild_rate_bytes_per_sec),
             start_epoch: AtomicU64::new(0),
             rebuild_epoch: AtomicU64::new(0),
             partitions: Mutex::new(vec![PartitionScrub::default(); partitions]),
             repairs: Mutex::new(vec![Vec::new(); partitions]),
             replacements: (0..devices).map(|_| AtomicU64::new(0)).collect(),
             degraded: Mutex::new(vec![Vec::new(); partitions]),
+            healing: AtomicU64::new(0),
+            rebuilding: (0..partitions).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -110,6 +125,8 @@ impl ScrubControl {
             .store(cfg.rate_bytes_per_sec.max(1), Ordering::Relaxed);
         self.interval_secs
             .store(cfg.interval_secs, Ordering::Relaxed);
+        self.rebuild_rate_bytes_per_sec
+            .store(cfg.rebuild_rate_bytes_per_sec, Ordering::Relaxed);
     }
 
     /// Starts a pass on every partition (or resumes a paused one).
@@ -122,6 +139,9 @@ impl ScrubControl {
     /// replaced.
     pub fn start_rebuild(&self, index: usize) {
         self.replacements[index].fetch_add(1, Ordering::Relaxed);
+        for r in &self.rebuilding {
+            r.fetch_or(1 << index, Ordering::Relaxed);
+        }
         self.rebuild_epoch.fetch_add(1, Ordering::Relaxed);
         self.start();
     }
@@ -157,11 +177,15 @@ impl ScrubControl {
 pub(crate) struct Throttle {
     since: Instant,
     bytes: u64,
-    /// A rebuild pass: no cap.
+    /// A rebuild pass: paced by the bytes it writes against the rebuild cap, if any,
+    /// instead of the bytes it reads against the scrub's.
     unlimited: bool,
     /// Devices (bit per device) the pass rebuilds: their shards are written from k
     /// others instead of every shard being verified (`rebuild`). 0 for a plain scrub.
     rebuild_devices: u64,
+    /// The foreground request count last seen, and when it last changed.
+    foreground_ops: u64,
+    foreground_at: Instant,
 }
 
 impl Throttle {
@@ -171,22 +195,41 @@ impl Throttle {
             bytes: 0,
             unlimited: false,
             rebuild_devices: 0,
+            foreground_ops: 0,
+            foreground_at: Instant::now(),
         }
     }
 
-    /// How long to wait after reading `bytes` more at `rate` bytes/s.
-    fn after(&mut self, bytes: u64, rate: u64) -> Option<Duration> {
+    /// Starts a rebuild pass's pacing afresh: a capped scrub's history owes it nothing.
+    fn start_rebuild(&mut self) {
+        self.unlimited = true;
+        (self.since, self.bytes) = (Instant::now(), 0);
+    }
+
+    /// How long to wait after moving `bytes` more at `rate` bytes/s (`None`: no cap).
+    fn after(&mut self, bytes: u64, rate: Option<u64>) -> Option<Duration> {
         self.bytes += bytes;
-        let due = Duration::from_secs_f64(self.bytes as f64 / rate.max(1) as f64);
         let spent = self.since.elapsed();
         if spent > Duration::from_secs(10) {
             // Forget old history so an idle spell does not buy a burst.
             (self.since, self.bytes) = (Instant::now(), 0);
         }
-        if self.unlimited {
-            return None;
-        }
+        let due = Duration::from_secs_f64(self.bytes as f64 / rate?.max(1) as f64);
         due.checked_sub(spent).filter(|d| !d.is_zero())
+    }
+
+    /// Stripes a rebuild may check at once: fewer while foreground requests are served
+    /// (every core's count, as the cores share the devices).
+    fn window(&mut self, stats: &crate::shared::Stats) -> usize {
+        let ops = stats.gets.get() + stats.puts.get() + stats.deletes.get() + stats.lists.get();
+        if ops != self.foreground_ops {
+            (self.foreground_ops, self.foreground_at) = (ops, Instant::now());
+        }
+        if self.foreground_at.elapsed() < Duration::from_millis(FOREGROUND_QUIET_MS) {
+            REBUILD_STRIPES_IN_FLIGHT_BUSY
+        } else {
+            REBUILD_STRIPES_IN_FLIGHT
+        }
     }
 }
 
@@ -223,7 +266,7 @@ impl Partition {
             if rebuild != seen_rebuild {
                 // A replacement while a pass runs: the rest of it and the next are uncapped.
                 seen_rebuild = rebuild;
-                throttle.unlimited = true;
+                throttle.start_rebuild();
                 let now = self.replacement_counts();
                 for (d, (a, b)) in now.iter().zip(&seen_replaced).enumerate() {
                     if a != b {
@@ -254,7 +297,8 @@ impl Partition {
                     throttle.unlimited = rebuild != control.rebuild_epoch.load(Ordering::Relaxed);
                     if !throttle.unlimited {
                         // Every stripe the pass met is on the rebuilt devices now.
-                        throttle.rebuild_devices = 0;
+                        let done = std::mem::take(&mut throttle.rebuild_devices);
+                        control.rebuilding[self.id as usize].fetch_and(!done, Ordering::Relaxed);
                     }
                     tracing::info!(
                         partition = self.id,
@@ -326,10 +370,17 @@ impl Partition {
 
     /// Waits for the rate limit and checks the commands: the yield point of every phase.
     async fn pace(&self, t: &mut Throttle, c: &StripeCheck) -> Result<(), Stop> {
-        let rate = self.shared.scrub.rate_bytes_per_sec.load(Ordering::Relaxed);
-        let share = (rate / self.dev.layout.partitions as u64).max(BLOCK_BYTES as u64);
-        let read = c.blocks * BLOCK_BYTES as u64;
-        if let Some(wait) = t.after(read, share) {
+        let control = &self.shared.scrub;
+        let (bytes, rate) = if t.unlimited {
+            let cap = control.rebuild_rate_bytes_per_sec.load(Ordering::Relaxed);
+            (c.repaired, (cap > 0).then_some(cap))
+        } else {
+            let rate = control.rate_bytes_per_sec.load(Ordering::Relaxed);
+            (c.blocks, Some(rate))
+        };
+        let partitions = self.dev.layout.partitions as u64;
+        let share = rate.map(|r| (r / partitions).max(BLOCK_BYTES as u64));
+        if let Some(wait) = t.after(bytes * BLOCK_BYTES as u64, share) {
             self.shared.scrub.set(self.id, |s| s.state = "throttled");
             glommio::timer::sleep(wait).await;
             self.shared.scrub.set(self.id, |s| s.state = "scanning");
@@ -380,24 +431,43 @@ impl Partition {
             stripes = jobs.len(),
             "healing degraded stripes"
         );
-        self.run_jobs(jobs, t).await
+        let count = jobs.len() as u64;
+        let control = &self.shared.scrub;
+        control.healing.fetch_add(count, Ordering::Relaxed);
+        let (stop, rest) = self.run_jobs_until_stop(jobs, t).await;
+        // A pause or a stop must not forget what is still to heal.
+        self.relist_degraded(rest);
+        control.healing.fetch_sub(count, Ordering::Relaxed);
+        stop.map_or(Ok(()), Err)
     }
 
     /// Checks `jobs` (each with the devices to rebuild, 0 for a full check) with up to
-    /// `REBUILD_STRIPES_IN_FLIGHT` at once when rebuilding (one at a time otherwise, so a
-    /// capped scrub stays smooth), pacing after each. On a stop no new job starts, but
+    /// `REBUILD_STRIPES_IN_FLIGHT` at once when rebuilding, `REBUILD_STRIPES_IN_FLIGHT_BUSY`
+    /// while the foreground is busy (one at a time otherwise, so a capped scrub stays
+    /// smooth), pacing after each. On a stop no new job starts, but
     /// the started ones finish: they hold extent pins.
     pub(crate) async fn run_jobs(
         &self,
         jobs: Vec<(Job, u64)>,
         t: &mut Throttle,
     ) -> Result<(), Stop> {
+        let (stop, _rest) = self.run_jobs_until_stop(jobs, t).await;
+        stop.map_or(Ok(()), Err)
+    }
+
+    /// `run_jobs`, returning why it stopped early and the jobs it did not start.
+    async fn run_jobs_until_stop(
+        &self,
+        jobs: Vec<(Job, u64)>,
+        t: &mut Throttle,
+    ) -> (Option<Stop>, Vec<(Job, u64)>) {
         use futures::stream::{FuturesUnordered, StreamExt};
         let mut jobs = jobs.into_iter();
         let mut running = FuturesUnordered::new();
         let mut stop = None;
         loop {
-            while stop.is_none() && running.len() < REBUILD_STRIPES_IN_FLIGHT {
+            let window = t.window(&self.shared.stats);
+            while stop.is_none() && running.len() < window {
                 let Some((job, targets)) = jobs.next() else {
                     break;
                 };
@@ -413,7 +483,7 @@ impl Partition {
                 stop.get_or_insert(e);
             }
         }
-        stop.map_or(Ok(()), Err)
+        (stop, jobs.collect())
     }
 
     pub(crate) fn same_extent(&self, extent: u32, generation: u32) -> bool {
@@ -704,5 +774,41 @@ impl Partition {
         if ok == 0 {
             tracing::warn!(partition = self.id, "scrub progress could not be saved");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_makes_the_throttle_wait_and_no_rate_never_does() {
+        let mut t = Throttle::new();
+        assert_eq!(t.after(64 << 20, None), None, "no cap: no wait");
+        let mut t = Throttle::new();
+        let wait = t
+            .after(1 << 20, Some(1 << 20))
+            .expect("a second's worth at once");
+        assert!(wait > Duration::from_millis(500) && wait <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_window_shrinks_while_the_foreground_is_served() {
+        let stats = crate::shared::Stats::default();
+        let mut t = Throttle::new();
+        // A throttle just made counts the foreground as seen now.
+        assert_eq!(t.window(&stats), REBUILD_STRIPES_IN_FLIGHT_BUSY);
+        t.foreground_at = Instant::now() - Duration::from_millis(FOREGROUND_QUIET_MS + 1);
+        assert_eq!(
+            t.window(&stats),
+            REBUILD_STRIPES_IN_FLIGHT,
+            "quiet: the full window"
+        );
+        stats.gets.inc();
+        assert_eq!(
+            t.window(&stats),
+            REBUILD_STRIPES_IN_FLIGHT_BUSY,
+            "a request: busy"
+        );
     }
 }

@@ -87,6 +87,8 @@ pub struct DeviceHealth {
     state: std::sync::atomic::AtomicU8,
     /// I/O errors seen on it.
     pub errors: Counter,
+    /// Bytes written to it (completed writes) since the engine started.
+    pub bytes_written: Counter,
 }
 
 /// A device's state.
@@ -146,6 +148,7 @@ impl Shared {
                 ),
                 state: std::sync::atomic::AtomicU8::new(if d.is_some() { 0 } else { 1 }),
                 errors: Counter::default(),
+                bytes_written: Counter::default(),
             })
             .collect();
         Arc::new(Shared {

@@ -3,7 +3,9 @@
 //! overwriting objects through the attach and the rebuild pass, and ends with every
 //! stripe on every device: each object reads back exactly with the two other original
 //! devices removed. One put writes its first stripes before the replacement and commits
-//! after the rebuild pass is over, so only the list of degraded writes can heal it.
+//! after the rebuild pass is over, so only the list of degraded writes can heal it. A put
+//! whose first stripes reached the replaced device itself, committed after the pass, is
+//! listed by its commit.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -170,6 +172,74 @@ fn writes_during_the_rebuild_end_fully_redundant() {
     std::fs::remove_file(&all[0]).unwrap();
     std::fs::remove_file(&all[2]).unwrap();
     let engine = SET.start_on(vec![new1, all[3].clone()]).unwrap();
+    check_all(&engine.handle(), &expected);
+    check_slow(&engine.handle());
+    engine.shutdown();
+}
+
+/// A put whose first stripes reach device 1 while it is still in the set, which is then
+/// replaced, and which commits only after the rebuild pass is over: its stripes are in no
+/// list of degraded writes, and the pass never saw its key. The commit itself must list
+/// them for the rebuild, or the new device lacks their shards.
+#[test]
+fn a_put_written_before_the_replacement_and_committed_after_the_pass_is_rebuilt() {
+    let dir = tempfile::Builder::new()
+        .prefix("rebuild-late-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let opts = FormatOptions {
+        data_shards: 2,
+        parity_shards: 2,
+        device_bytes: 64 * MIB,
+        extent_bytes: MIB,
+        partitions: 1,
+        ..FormatOptions::default()
+    };
+    let all = paths(dir.path());
+    format(&all, &opts).unwrap();
+    let engine = start(all.clone()).unwrap();
+    let h = engine.handle();
+    block_on(h.create_bucket("rebuild", "r", Acl::Private, StorageClass::Standard, "o")).unwrap();
+    let mut expected = BTreeMap::new();
+    for i in 0..10 {
+        put(&h, i, 0);
+        expected.insert(i, 0);
+    }
+
+    // The slow put's first four stripes land on every device, the old device 1 included.
+    let (mut slow_tx, slow) = slow_put(&h);
+    let on_old = h.shared.devices[1].bytes_written.get();
+    block_on(slow_tx.send(Bytes::from(slow_body()[..SLOW_FIRST_BYTES].to_vec()))).unwrap();
+    // Four full 2+2 stripes: 64 blocks of 4 KiB on each device.
+    wait_until("the slow put's first stripes on device 1", || {
+        h.shared.devices[1].bytes_written.get() >= on_old + 4 * 64 * 4096
+    });
+    assert_eq!(
+        h.shared.scrub.degraded_stripes(),
+        0,
+        "nothing was written degraded"
+    );
+
+    let new1 = dir.path().join("new1");
+    block_on(h.replace_device("1", &new1)).unwrap();
+    let partitions = h.partitions() as u64;
+    wait_until("the rebuild pass", || {
+        h.shared.stats.scrub_passes.get() >= partitions
+    });
+    block_on(slow_tx.send(Bytes::from(slow_body()[SLOW_FIRST_BYTES..].to_vec()))).unwrap();
+    drop(slow_tx);
+    slow.join().unwrap();
+    wait_until("rebuilding the late put's stripes", || {
+        h.shared.scrub.degraded_stripes() == 0
+    });
+    assert_eq!(h.shared.stats.scrub_unrecoverable.get(), 0);
+    engine.shutdown();
+
+    // The old device 1 and two more originals go: new1 and device 3 (k = 2) serve all.
+    for d in [0, 1, 2] {
+        std::fs::remove_file(&all[d]).unwrap();
+    }
+    let engine = start(vec![new1, all[3].clone()]).unwrap();
     check_all(&engine.handle(), &expected);
     check_slow(&engine.handle());
     engine.shutdown();

@@ -73,6 +73,9 @@ pub struct ServeConfig {
     pub scrub_rate_bytes_per_sec: u64,
     /// A full scrub pass starts this long after the previous one started. Default 3 days.
     pub scrub_interval_secs: u64,
+    /// Bytes per second the rebuild after a device replacement writes at most, across the
+    /// set; 0: as fast as the devices allow. Default 0.
+    pub rebuild_rate_bytes_per_sec: u64,
 }
 
 impl Default for ServeConfig {
@@ -98,6 +101,8 @@ impl Default for ServeConfig {
             scrub_enabled: true,
             scrub_rate_bytes_per_sec: ringstore_engine::constants::SCRUB_RATE_BYTES_PER_SEC_DEFAULT,
             scrub_interval_secs: ringstore_engine::constants::SCRUB_INTERVAL_SECS_DEFAULT,
+            rebuild_rate_bytes_per_sec:
+                ringstore_engine::constants::REBUILD_RATE_BYTES_PER_SEC_DEFAULT,
         }
     }
 }

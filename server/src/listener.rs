@@ -213,6 +213,7 @@ pub fn start(mut cfg: ServeConfig) -> anyhow::Result<Server> {
             enabled: cfg.scrub_enabled,
             rate_bytes_per_sec: cfg.scrub_rate_bytes_per_sec,
             interval_secs: cfg.scrub_interval_secs,
+            rebuild_rate_bytes_per_sec: cfg.rebuild_rate_bytes_per_sec,
         },
         ..EngineConfig::new(prepared.device_paths)
     };
