@@ -22,6 +22,8 @@ use common::{block_on, TestSet, MIB};
 
 /// Four 96 MiB devices in 2+2, two partitions, one unpinned executor.
 const SET: TestSet = TestSet::new(2, 2, 96 * MIB, 2);
+/// Four 64 MiB devices in 2+2, one partition, one unpinned executor.
+const LATE_SET: TestSet = TestSet::new(2, 2, 64 * MIB, 1);
 /// The writer stops after this many puts or this long, whichever comes first.
 const WRITER_PUTS_MAX: usize = 400;
 const WRITER_SECS_MAX: u64 = 30;
@@ -183,23 +185,9 @@ fn writes_during_the_rebuild_end_fully_redundant() {
 /// them for the rebuild, or the new device lacks their shards.
 #[test]
 fn a_put_written_before_the_replacement_and_committed_after_the_pass_is_rebuilt() {
-    let dir = tempfile::Builder::new()
-        .prefix("rebuild-late-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap();
-    let opts = FormatOptions {
-        data_shards: 2,
-        parity_shards: 2,
-        device_bytes: 64 * MIB,
-        extent_bytes: MIB,
-        partitions: 1,
-        ..FormatOptions::default()
-    };
-    let all = paths(dir.path());
-    format(&all, &opts).unwrap();
-    let engine = start(all.clone()).unwrap();
+    let (dir, engine) = LATE_SET.set_up("rebuild-late-", "rebuild");
+    let all = LATE_SET.paths(dir.path());
     let h = engine.handle();
-    block_on(h.create_bucket("rebuild", "r", Acl::Private, StorageClass::Standard, "o")).unwrap();
     let mut expected = BTreeMap::new();
     for i in 0..10 {
         put(&h, i, 0);
@@ -239,7 +227,7 @@ fn a_put_written_before_the_replacement_and_committed_after_the_pass_is_rebuilt(
     for d in [0, 1, 2] {
         std::fs::remove_file(&all[d]).unwrap();
     }
-    let engine = start(vec![new1, all[3].clone()]).unwrap();
+    let engine = LATE_SET.start_on(vec![new1, all[3].clone()]).unwrap();
     check_all(&engine.handle(), &expected);
     check_slow(&engine.handle());
     engine.shutdown();
