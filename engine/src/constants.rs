@@ -144,11 +144,6 @@ const _: () = assert!(REBUILD_STRIPES_IN_FLIGHT_BUSY >= 1);
 const _: () = assert!(REBUILD_STRIPES_IN_FLIGHT_BUSY <= REBUILD_STRIPES_IN_FLIGHT);
 /// Bytes per second a rebuild pass writes at most across the set; 0: no cap (default).
 pub const REBUILD_RATE_BYTES_PER_SEC_DEFAULT: u64 = 0;
-/// Longest one task queue runs before the executor serves its other queues and reaps
-/// completions (glommio's own default is 100 ms): a background queue that has work keeps
-/// the CPU for a whole slice, so this bounds what a rebuild or scrub step adds to a
-/// request's latency.
-pub const EXECUTOR_PREEMPT_US: u64 = 2_000;
 /// Stripes written while a device was down that a partition remembers to heal first
 /// (`rebuild`); about 64 bytes each. Beyond this the rebuild pass heals them.
 pub const DEGRADED_STRIPES_MAX: usize = 64 * 1024;

@@ -227,10 +227,12 @@ impl Engine {
                 ready_tx.clone(),
                 cfg.hook.clone(),
             );
-            let preempt = std::time::Duration::from_micros(crate::constants::EXECUTOR_PREEMPT_US);
-            let builder = LocalExecutorBuilder::new(placement)
-                .name(&format!("ringstore-core-{e}"))
-                .preempt_timer(preempt);
+            // glommio's default preempt timer (100 ms) on purpose: glommio 0.9 can park an
+            // executor that was preempted before it ran any task although a queue is still
+            // runnable, and then sleeps forever; a 2 ms timer made that frequent (engine
+            // tests and restarts hung). Rebuild and scrub latency is bounded by their
+            // in-flight limits instead (`REBUILD_STRIPES_IN_FLIGHT_BUSY`).
+            let builder = LocalExecutorBuilder::new(placement).name(&format!("ringstore-core-{e}"));
             let join = builder
                 .spawn(move || async move {
                     run_executor(e, id, mine, shared, handle, ready, hook).await
