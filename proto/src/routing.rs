@@ -1,11 +1,11 @@
-//! Which partition owns an object: the engine's placement hash, repeated here so that a
-//! client can route a request to the owning core without depending on the engine. The
-//! server's tests check that both agree; the engine's copy is the one the on-disk format
-//! fixes (engine `FORMAT.md`, "Placement").
+//! Which partition owns an object: the placement hash. It is part of the engine's on-disk
+//! format (engine `FORMAT.md`, "Placement"; the engine re-exports it and pins its values in
+//! a test); it lives here so that a client routes a request to the owning core without
+//! depending on the engine.
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-/// Fixed seed of the placement hash: the engine's `PLACEMENT_SEED`.
+/// Fixed seed of the placement hash.
 pub const PLACEMENT_SEED: u64 = 0x7269_6e67_7374_6f72; // "ringstor"
 
 /// xxh3-64(bucket ‖ 0x00 ‖ key, seed) mod partitions.

@@ -843,21 +843,3 @@ pub async fn refuse_busy(mut stream: TcpStream) {
         linger(&mut reader).await;
     }
 }
-
-#[cfg(test)]
-mod tests {
-    /// Clients route by the protocol crate's copy of the placement hash: it must pick the
-    /// partition the engine stores the object in.
-    #[test]
-    fn client_routing_agrees_with_engine_placement() {
-        for partitions in [1, 2, 3, 4, 16] {
-            for i in 0..2000 {
-                let (bucket, key) = (format!("b{}", i % 7), format!("dir/key-{i}"));
-                assert_eq!(
-                    ringstore_proto::routing::partition_of(&bucket, &key, partitions),
-                    ringstore_engine::placement::partition_of(&bucket, &key, partitions),
-                );
-            }
-        }
-    }
-}
