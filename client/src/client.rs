@@ -120,11 +120,36 @@ impl Client {
             .await
     }
 
+    /// [`once`](Self::once) on a connection of the core that owns `object`, when the pool
+    /// has one.
+    pub(crate) async fn once_on<R: Request>(
+        &self,
+        object: (&str, &str),
+        request: &R,
+    ) -> Result<R::Response, Error> {
+        let conn = self.pool.get_for(Some(object)).await?;
+        conn.call_as(request, self.principal(), self.timeout())
+            .await
+    }
+
     /// Sends a single-response idempotent request, with retries.
     pub(crate) async fn retried<R: Request>(&self, request: &R) -> Result<R::Response, Error> {
         let (timeout, principal) = (self.timeout(), self.principal());
         self.idempotent(|conn| async move { conn.call_as(request, principal, timeout).await })
             .await
+    }
+
+    /// [`retried`](Self::retried) on a connection of the core that owns `object` (bucket,
+    /// key), when the pool has one: the request then needs no hop between server cores.
+    pub(crate) async fn retried_on<R: Request>(
+        &self,
+        object: (&str, &str),
+        request: &R,
+    ) -> Result<R::Response, Error> {
+        let (timeout, principal) = (self.timeout(), self.principal());
+        let attempt =
+            |conn: Arc<Connection>| async move { conn.call_as(request, principal, timeout).await };
+        self.idempotent_on(Some(object), attempt).await
     }
 }
 

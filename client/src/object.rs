@@ -31,6 +31,11 @@ impl Client {
         data: Bytes,
     ) -> Result<ObjectMeta, Error> {
         req.content_length = data.len() as u64;
+        if put::small_body(req.content_length) {
+            let conn = self.pool.get_for(Some((&req.bucket, &req.key))).await?;
+            let timeout = self.timeout();
+            return put::put_small_bytes(&conn, &req, self.principal(), data, timeout).await;
+        }
         self.put_object(req, &data[..]).await
     }
 
@@ -82,11 +87,11 @@ impl Client {
 
     /// An object's metadata (`NoSuchKey` if absent).
     pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectMeta, Error> {
-        self.retried(&HeadObject {
+        let request = HeadObject {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
-        })
-        .await
+        };
+        self.retried_on((bucket, key), &request).await
     }
 
     /// Deletes an object; succeeds also when it did not exist, so it is retried.
@@ -95,7 +100,7 @@ impl Client {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
         };
-        self.retried(&request).await.map(drop)
+        self.retried_on((bucket, key), &request).await.map(drop)
     }
 
     /// Deletes up to `DELETE_KEYS_MAX` (1000) keys of one bucket. One result per key in

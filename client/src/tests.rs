@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use ringstore_proto::constants::CHUNK_BYTES_RECOMMENDED;
 use ringstore_proto::{
     Auth, Body, Challenge, ETag, Empty, Frame, FrameDecoder, FrameHeader, GetObject,
-    GetObjectResponse, Hello, ObjectMeta, ObjectType, Opcode, Ping, PutObject, Status,
+    GetObjectResponse, Hello, ObjectMeta, ObjectType, Opcode, Ping, PutObject, Route, Status,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
@@ -70,6 +70,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Peer<S> {
 
     /// Plays the server's half of the handshake; `accept` decides the Auth answer.
     async fn handshake(&mut self, secret: &str, in_flight_max: u32) -> bool {
+        self.handshake_on(secret, in_flight_max, Default::default())
+            .await
+    }
+
+    /// [`handshake`](Self::handshake) for a connection served by `route`'s core.
+    async fn handshake_on(&mut self, secret: &str, in_flight_max: u32, route: Route) -> bool {
         let hello_frame = self.recv().await;
         assert_eq!(hello_frame.header.opcode, Opcode::Hello.code());
         assert!(!hello_frame.header.has_more() && !hello_frame.header.is_chunk());
@@ -79,7 +85,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Peer<S> {
         let challenge = Challenge {
             server_nonce,
             requests_in_flight_max: in_flight_max,
-            route: Default::default(),
+            route,
         };
         self.reply(&hello_frame, &challenge, false).await;
         let auth_frame = self.recv().await;
@@ -646,6 +652,68 @@ async fn client_retries_busy_and_round_trips() {
     assert_eq!(busy.status(), Some(Status::Busy));
     server.await.unwrap();
     assert_eq!(client.pool.len(), 1);
+}
+
+/// Object requests go to a connection of the core that owns the object once the pool has
+/// one: HEAD and DELETE as PUT and GET. The scripted server plays two cores, one per
+/// connection, and reports which core got which request.
+#[tokio::test]
+async fn object_requests_go_to_the_owning_core() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = listener.local_addr().unwrap().to_string();
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        for executor in 0..2u16 {
+            let (socket, _) = listener.accept().await.unwrap();
+            let seen = seen_tx.clone();
+            tokio::spawn(async move {
+                let mut peer = Peer::new(socket);
+                let route = Route {
+                    executor,
+                    executors: 2,
+                    partitions: 2,
+                };
+                assert!(peer.handshake_on(SECRET, 8, route).await);
+                loop {
+                    let frame = peer.recv().await;
+                    let op = Opcode::try_from(frame.header.opcode).unwrap();
+                    match op {
+                        Opcode::HeadObject => peer.reply(&frame, &meta("k", 0), false).await,
+                        _ => peer.reply(&frame, &Empty, false).await,
+                    }
+                    seen.send((executor, op)).unwrap();
+                }
+            });
+        }
+    });
+    let mut cfg = config(&endpoint);
+    cfg.connections = 2;
+    let client = Client::connect(cfg).await.unwrap();
+    let owned_by = |core: usize| {
+        (0..)
+            .map(|i| format!("key-{i}"))
+            .find(|k| ringstore_proto::routing::partition_of("bucket", k, 2) == core)
+            .unwrap()
+    };
+    let (on_0, on_1) = (owned_by(0), owned_by(1));
+    // The first connection is core 0's; a request for core 1 opens core 1's.
+    client.head_object("bucket", &on_1).await.unwrap();
+    assert_eq!(seen.recv().await, Some((0, Opcode::HeadObject)));
+    for _ in 0..500 {
+        if client.pool.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(client.pool.len(), 2);
+    client.head_object("bucket", &on_1).await.unwrap();
+    assert_eq!(seen.recv().await, Some((1, Opcode::HeadObject)));
+    client.delete_object("bucket", &on_1).await.unwrap();
+    assert_eq!(seen.recv().await, Some((1, Opcode::DeleteObject)));
+    client.head_object("bucket", &on_0).await.unwrap();
+    assert_eq!(seen.recv().await, Some((0, Opcode::HeadObject)));
+    client.delete_object("bucket", &on_0).await.unwrap();
+    assert_eq!(seen.recv().await, Some((0, Opcode::DeleteObject)));
 }
 
 #[tokio::test]

@@ -72,7 +72,7 @@ impl Client {
             key: key.to_owned(),
             version_id: version_id.map(str::to_owned),
         };
-        self.retried(&request).await
+        self.retried_on((bucket, key), &request).await
     }
 
     /// Deletes a version for good, or, without a version id, deletes the object (in a
@@ -90,8 +90,8 @@ impl Client {
             version_id: version_id.map(str::to_owned),
         };
         match version_id {
-            Some(_) => self.retried(&request).await,
-            None => self.once(&request).await,
+            Some(_) => self.retried_on((bucket, key), &request).await,
+            None => self.once_on((bucket, key), &request).await,
         }
     }
 
