@@ -19,7 +19,7 @@
 //! replaces it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -47,6 +47,12 @@ pub(crate) const PUT_CHUNKS_QUEUED_MAX: usize = 2;
 pub(crate) const GET_CHUNKS_BUFFERED_MAX: usize = 8;
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
 const READ_BUFFER_BYTES: usize = 64 * 1024;
+/// Response frames with a body of at most this many bytes are copied out of the read
+/// buffer: once every frame of a read is copied or gone, the buffer is reused in place.
+/// Left shared, a small body still waiting for its consumer would pin the buffer, and the
+/// next read would need a fresh 64 KiB allocation (whose pages the kernel zeroes).
+/// Larger bodies are not copied.
+const COPIED_BODY_BYTES_MAX: usize = 16 * 1024;
 const _: () = assert!(PUT_CHUNKS_QUEUED_MAX < OUTGOING_FRAMES_MAX);
 
 /// Allocates request ids: unique per connection, never 0 (reserved for connection-level
@@ -103,9 +109,13 @@ impl Outgoing {
     }
 }
 
+/// Room reserved for a request message: object requests (bucket, key, a few fields) fit,
+/// so encoding one allocates once instead of growing its buffer step by step.
+const MESSAGE_BYTES_TYPICAL: usize = 256;
+
 /// A message body encoded on its own, so its header can be built once the id is known.
 pub(crate) fn encode_body(message: &impl Body) -> Result<Bytes, Error> {
-    let mut out = BytesMut::new();
+    let mut out = BytesMut::with_capacity(MESSAGE_BYTES_TYPICAL);
     message.encode(&mut out)?;
     Ok(out.freeze())
 }
@@ -135,6 +145,8 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     shutdown: watch::Sender<bool>,
+    /// Set with `shutdown`; read by the pool on every pick without taking a lock.
+    closed: AtomicBool,
 }
 
 /// The handles a request holds while it is in flight.
@@ -201,6 +213,7 @@ impl Connection {
                 failure: None,
             }),
             shutdown,
+            closed: AtomicBool::new(false),
         });
         let (outgoing, queue) = mpsc::channel(OUTGOING_FRAMES_MAX);
         let label = format!(
@@ -224,7 +237,7 @@ impl Connection {
 
     /// Whether the connection failed or was closed; the pool drops it.
     pub(crate) fn is_closed(&self) -> bool {
-        *self.shared.shutdown.borrow() || self.outgoing.is_closed()
+        self.shared.closed.load(Ordering::Acquire) || self.outgoing.is_closed()
     }
 
     /// Requests in flight, including those whose callers stopped waiting.
@@ -255,11 +268,17 @@ impl Connection {
         streaming: bool,
         timeout: Duration,
     ) -> Result<InFlight, Error> {
-        let acquire = self.permits.clone().acquire_owned();
-        let permit = tokio::time::timeout(timeout, acquire)
-            .await
-            .map_err(|_| Error::Timeout)?
-            .expect("the semaphore is never closed");
+        // Room in the window is the common case: take it without arming a timer.
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let acquire = self.permits.clone().acquire_owned();
+                tokio::time::timeout(timeout, acquire)
+                    .await
+                    .map_err(|_| Error::Timeout)?
+                    .expect("the semaphore is never closed")
+            }
+        };
         let permit = Arc::new(permit);
         let id = self.ids.next();
         let (head_tx, head) = oneshot::channel();
@@ -298,6 +317,12 @@ impl Connection {
 
     /// Queues a frame for the writer task, waiting at most `timeout` for room.
     pub(crate) async fn send(&self, frame: Outgoing, timeout: Duration) -> Result<(), Error> {
+        // Room in the queue is the common case: queue without arming a timer.
+        let frame = match self.outgoing.try_send(frame) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(self.failure()),
+            Err(mpsc::error::TrySendError::Full(frame)) => frame,
+        };
         match tokio::time::timeout(timeout, self.outgoing.send(frame)).await {
             Err(_) => Err(Error::Timeout),
             Ok(Err(_)) => Err(self.failure()),
@@ -347,7 +372,7 @@ impl Connection {
         let body = match principal {
             None => encode_body(request)?,
             Some(p) => {
-                let mut out = BytesMut::new();
+                let mut out = BytesMut::with_capacity(MESSAGE_BYTES_TYPICAL);
                 encode_with_principal(p, request, &mut out)?;
                 out.freeze()
             }
@@ -435,6 +460,7 @@ impl Shared {
                 let _ = chunks.try_send(Err(error.duplicate()));
             }
         }
+        self.closed.store(true, Ordering::Release);
         self.shutdown.send_replace(true);
     }
 
@@ -549,11 +575,14 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     shared: Arc<Shared>,
 ) {
     let mut shutdown = shared.shutdown.subscribe();
+    // One wait for the shutdown, registered once, not once per batch.
+    let closed = shut_down(&mut shutdown);
+    tokio::pin!(closed);
     let mut w = BufWriter::with_capacity(WRITE_BUFFER_BYTES, w);
     loop {
         let frame = tokio::select! {
             frame = queue.recv() => frame,
-            () = shut_down(&mut shutdown) => None,
+            () = &mut closed => None,
         };
         let Some(frame) = frame else { break };
         if let Err(e) = write_batch(&mut w, frame, &mut queue).await {
@@ -590,14 +619,17 @@ async fn read_loop<R: AsyncRead + Unpin>(
     shared: Arc<Shared>,
 ) {
     let mut shutdown = shared.shutdown.subscribe();
+    // One wait for the shutdown, registered once, not once per read.
+    let closed = shut_down(&mut shutdown);
+    tokio::pin!(closed);
     let error = loop {
-        let frame = match decoder.decode(&mut buf) {
+        let mut frame = match decoder.decode(&mut buf) {
             Err(e) => break Error::from(e),
             Ok(Some(frame)) => frame,
             Ok(None) => {
                 let read = tokio::select! {
                     read = r.read_buf(&mut buf) => read,
-                    () = shut_down(&mut shutdown) => return,
+                    () = &mut closed => return,
                 };
                 match read {
                     Err(e) => break Error::Io(e),
@@ -606,16 +638,28 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 }
             }
         };
+        if !frame.body.is_empty() && frame.body.len() <= COPIED_BODY_BYTES_MAX {
+            frame.body = Bytes::copy_from_slice(&frame.body);
+        }
         let delivery = match shared.route(frame) {
             Err(e) => break e,
             Ok(None) => continue,
             Ok(Some(delivery)) => delivery,
         };
+        // Room for the chunk is the common case: hand it over without a select.
+        let item = match delivery.to.try_send(delivery.item) {
+            Ok(()) => continue,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                shared.stop_delivery(delivery.id);
+                continue;
+            }
+            Err(mpsc::error::TrySendError::Full(item)) => item,
+        };
         tokio::select! {
-            sent = delivery.to.send(delivery.item) => if sent.is_err() {
+            sent = delivery.to.send(item) => if sent.is_err() {
                 shared.stop_delivery(delivery.id);
             },
-            () = shut_down(&mut shutdown) => return,
+            () = &mut closed => return,
         }
     };
     shared.fail(error);

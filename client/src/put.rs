@@ -28,6 +28,11 @@ pub(crate) fn chunk_lens(content_length: u64) -> impl Iterator<Item = usize> {
     (0..count).map(move |i| (content_length - i * chunk).min(chunk) as usize)
 }
 
+/// Whether a body of `content_length` bytes goes out as one chunk, with its message.
+pub(crate) fn small_body(content_length: u64) -> bool {
+    content_length > 0 && content_length <= CHUNK_BYTES_RECOMMENDED as u64
+}
+
 /// The header of the body chunk of upload `id` that ends with `remaining` bytes still to
 /// send after it.
 fn chunk_header(id: u64, remaining: u64) -> FrameHeader {
@@ -43,7 +48,7 @@ pub(crate) async fn put_object<B: AsyncRead + Unpin>(
     timeout: Duration,
 ) -> Result<ObjectMeta, Error> {
     let more = req.content_length > 0;
-    if more && req.content_length <= CHUNK_BYTES_RECOMMENDED as u64 {
+    if small_body(req.content_length) {
         return put_small(conn, req, principal, body, timeout).await;
     }
     let in_flight = conn.send_message(req, principal, false, more, timeout);
@@ -90,6 +95,19 @@ async fn put_small<B: AsyncRead + Unpin>(
     timeout: Duration,
 ) -> Result<ObjectMeta, Error> {
     let chunk = read_chunk(&mut body, req.content_length as usize).await?;
+    put_small_bytes(conn, req, principal, chunk, timeout).await
+}
+
+/// [`put_small`] of a body already in memory (`req.content_length` bytes, at most one
+/// chunk): sent as it is, without a copy.
+pub(crate) async fn put_small_bytes(
+    conn: &Connection,
+    req: &PutObject,
+    principal: Option<&Principal>,
+    chunk: Bytes,
+    timeout: Duration,
+) -> Result<ObjectMeta, Error> {
+    assert!(chunk.len() as u64 == req.content_length && small_body(req.content_length));
     let then = |id| Some((chunk_header(id, 0), chunk));
     let in_flight = conn.send_message_then(req, principal, false, true, then, timeout);
     let mut in_flight = in_flight.await?;
