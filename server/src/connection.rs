@@ -25,7 +25,7 @@ use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
 use futures_lite::FutureExt;
 use glommio::net::TcpStream;
 use ringstore_engine::{Error, PutBody};
-use ringstore_proto::constants::{CHUNK_BYTES_MAX, CONNECTION_REQUEST_ID};
+use ringstore_proto::constants::{CHUNK_BYTES_MAX, CONNECTION_REQUEST_ID, HEADER_BYTES};
 use ringstore_proto::frame::CONNECTION_OPCODE;
 use ringstore_proto::{
     encode_error_frame, encode_message_frame, split_principal, Auth, Body, Challenge, DecodeError,
@@ -43,6 +43,9 @@ const OUT_QUEUE_DEPTH: usize = 64;
 const READ_BYTES: usize = 64 * 1024;
 /// Frames whose body is at most this long are written with one write call.
 const COALESCE_BYTES: usize = 64 * 1024;
+/// Room reserved for a response message frame (header and body): an object's metadata
+/// fits, so encoding one allocates once instead of growing its buffer step by step.
+const RESPONSE_BYTES_TYPICAL: usize = HEADER_BYTES + 256;
 /// After a fatal error the read side is drained this long so that the peer reads the
 /// error frame instead of a reset.
 const LINGER: Duration = Duration::from_secs(2);
@@ -56,6 +59,11 @@ pub const PUT_GATHER_BYTES_MAX: usize = 64 * 1024;
 enum Out {
     Frame {
         head: Bytes,
+        body: Bytes,
+    },
+    /// A frame whose header travels inline (no allocation for it): a download's chunks.
+    Chunk {
+        header: [u8; HEADER_BYTES],
         body: Bytes,
     },
     /// Write what is queued, shut the write side down and stop.
@@ -76,7 +84,7 @@ impl FrameSink {
     /// Sends a message frame; a message that cannot be encoded (a bug) becomes an
     /// `InternalError` response.
     pub async fn message(&mut self, header: FrameHeader, message: &impl Body) -> bool {
-        let mut out = BytesMut::new();
+        let mut out = BytesMut::with_capacity(RESPONSE_BYTES_TYPICAL);
         if let Err(e) = encode_message_frame(&header, message, &mut out) {
             tracing::error!(opcode = header.opcode, error = %e, "cannot encode a response");
             let (op, id) = (header.opcode, header.request_id);
@@ -94,7 +102,7 @@ impl FrameSink {
 
     /// Sends an error response (or, with opcode 0 and request id 0, a connection error).
     pub async fn error(&mut self, opcode: u16, request_id: u64, status: Status, msg: &str) -> bool {
-        let mut out = BytesMut::new();
+        let mut out = BytesMut::with_capacity(RESPONSE_BYTES_TYPICAL);
         encode_error_frame(opcode, request_id, status, msg, &mut out);
         let head = out.freeze();
         self.send(Out::Frame {
@@ -106,8 +114,8 @@ impl FrameSink {
 
     /// Sends a frame whose body is not copied (GetObject chunks).
     pub async fn frame(&mut self, header: FrameHeader, body: Bytes) -> bool {
-        let head = Bytes::copy_from_slice(&header.encode(&body));
-        self.send(Out::Frame { head, body }).await
+        let header = header.encode(&body);
+        self.send(Out::Chunk { header, body }).await
     }
 }
 
@@ -121,22 +129,22 @@ async fn write_loop(mut socket: WriteHalf<TcpStream>, mut rx: mpsc::Receiver<Out
         let mut next = Some(first);
         let mut result = Ok(());
         while let Some(out) = next.take() {
-            result = match out {
-                Out::Frame { head, body } if body.len() <= COALESCE_BYTES => {
-                    batch.extend_from_slice(&head);
-                    batch.extend_from_slice(&body);
-                    Ok(())
-                }
-                Out::Frame { head, body } => {
-                    batch.extend_from_slice(&head);
-                    match write_batch(&mut socket, &mut batch).await {
-                        Ok(()) => socket.write_all(&body).await,
-                        Err(e) => Err(e),
-                    }
-                }
+            let (head, body): (&[u8], &Bytes) = match &out {
+                Out::Frame { head, body } => (head, body),
+                Out::Chunk { header, body } => (header, body),
                 Out::Close => {
                     closing = true;
                     break;
+                }
+            };
+            batch.extend_from_slice(head);
+            result = if body.len() <= COALESCE_BYTES {
+                batch.extend_from_slice(body);
+                Ok(())
+            } else {
+                match write_batch(&mut socket, &mut batch).await {
+                    Ok(()) => socket.write_all(body).await,
+                    Err(e) => Err(e),
                 }
             };
             if result.is_err() {
