@@ -114,9 +114,15 @@ pub struct RunArgs {
     /// Concurrent operations (workers).
     #[arg(long, short = 'c', default_value_t = 16)]
     pub concurrency: usize,
-    /// Binary-protocol connections (default: the concurrency, at most 32).
+    /// Binary-protocol connections (default: the concurrency, at most 32), shared out
+    /// over the threads.
     #[arg(long)]
     pub connections: Option<usize>,
+    /// Threads that run the measured workers, each a single-threaded runtime with its own
+    /// connections, so a request and its response never wake a task on another thread
+    /// (default: the CPUs available, at most the concurrency).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Measured time (default 10s, or until --ops operations).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,

@@ -16,6 +16,8 @@ pub const KEY_COUNT_MAX: u64 = 100_000_000;
 pub const CONCURRENCY_MAX: usize = 4096;
 /// Most connections the binary-protocol client pool may open.
 pub const CONNECTIONS_MAX: usize = 256;
+/// Most threads running workers (`--threads`).
+pub const THREADS_MAX: usize = 64;
 /// Longest run, so the per-second table stays bounded.
 pub const DURATION_SECONDS_MAX: u64 = 24 * 3600;
 /// Latencies are recorded in microseconds between 1 µs and this bound (longer ones are

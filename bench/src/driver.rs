@@ -8,6 +8,8 @@
 //! slow server's queueing shows up in the latency instead of lowering the offered load
 //! (no coordinated omission).
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -120,7 +122,7 @@ pub async fn run(workload: Workload, args: &RunArgs) -> Result<Report> {
         content: content.clone(),
         verify: args.verify,
     };
-    let target = Arc::new(crate::setup::open(args, ctx).await?);
+    let target = Arc::new(crate::setup::open(args, ctx.clone()).await?);
     for &(op, _) in &mix.0 {
         target.check(op).map_err(|e| anyhow!(e.message))?;
     }
@@ -138,7 +140,7 @@ pub async fn run(workload: Workload, args: &RunArgs) -> Result<Report> {
         (false, _) => {}
     }
     let plan = Arc::new(plan(workload, mix, args, content, keys)?);
-    let stats = measure(&target, &plan, args).await?;
+    let stats = measure(&ctx, &plan, args).await?;
     let duration_s = measured_seconds(&plan);
     if !args.no_cleanup {
         cleanup(&target, &plan.keys, args).await;
@@ -271,7 +273,12 @@ async fn cleanup(target: &Arc<Target>, keys: &KeySpace, args: &RunArgs) {
     }
 }
 
-async fn measure(target: &Arc<Target>, plan: &Arc<Plan>, args: &RunArgs) -> Result<Stats> {
+/// The measured phase: the workers spread over `--threads` OS threads, each running a
+/// single-threaded runtime with its own target (for ringstore, its own connections), so
+/// that a worker, the connection it uses and that connection's reader and writer tasks
+/// wake each other on one thread, never across threads. Worker `id` runs on thread
+/// `id % threads`.
+async fn measure(ctx: &Ctx, plan: &Arc<Plan>, args: &RunArgs) -> Result<Stats> {
     let goal = match plan.ops {
         Some(n) if args.duration.is_none() => Goal::Ops(n),
         _ => Goal::Time(plan.end - plan.t0),
@@ -282,17 +289,59 @@ async fn measure(target: &Arc<Target>, plan: &Arc<Plan>, args: &RunArgs) -> Resu
         plan.counters.clone(),
         args.no_progress,
     );
-    let mut handles = Vec::new();
-    for id in 0..args.concurrency {
-        let session = target.session().await.map_err(|e| anyhow!("{e}"))?;
-        let plan = plan.clone();
-        handles.push(tokio::spawn(worker(id as u64, session, plan)));
+    let threads = crate::setup::threads(args);
+    let connections = crate::setup::connections(args);
+    let mut done = Vec::new();
+    for t in 0..threads {
+        let mut share = args.clone();
+        // Thread t's share of the connections, at least one.
+        share.connections =
+            Some((connections / threads + usize::from(t < connections % threads)).max(1));
+        let ids: Vec<u64> = (t..args.concurrency)
+            .step_by(threads)
+            .map(|id| id as u64)
+            .collect();
+        let (plan, ctx) = (plan.clone(), ctx.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("ringbench-{t}"))
+            .spawn(move || {
+                let _ = tx.send(measure_thread(share, ctx, plan, ids));
+            })
+            .context("starting a worker thread")?;
+        done.push(rx);
     }
     let mut stats = Stats::default();
-    for h in handles {
-        stats.merge(&h.await.context("a worker panicked")?);
+    for rx in done {
+        stats.merge(&rx.await.context("a worker thread panicked")??);
     }
     Ok(stats)
+}
+
+/// One thread of the measured phase: its own runtime and target, the workers `ids`.
+fn measure_thread(args: RunArgs, ctx: Ctx, plan: Arc<Plan>, ids: Vec<u64>) -> Result<Stats> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting a worker thread's runtime")?;
+    // The workers of a thread record into one Stats: two histograms per thread instead of
+    // two per worker keeps the recording in cache.
+    let stats = Rc::new(RefCell::new(Stats::default()));
+    let workers = tokio::task::LocalSet::new();
+    workers.block_on(&runtime, async {
+        let target = crate::setup::open(&args, ctx).await?;
+        let mut handles = Vec::new();
+        for id in ids {
+            let session = target.session().await.map_err(|e| anyhow!("{e}"))?;
+            let worker = worker(id, session, plan.clone(), stats.clone());
+            handles.push(tokio::task::spawn_local(worker));
+        }
+        for h in handles {
+            h.await.context("a worker panicked")?;
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(stats.take())
 }
 
 /// Waits for the next open-loop slot, or returns now in a closed loop; `None` when the
@@ -313,9 +362,8 @@ async fn next_start(plan: &Plan) -> Option<Instant> {
     (start < plan.end && !plan.exhausted.load(Ordering::Relaxed)).then_some(start)
 }
 
-async fn worker(id: u64, mut session: Session, plan: Arc<Plan>) -> Stats {
+async fn worker(id: u64, mut session: Session, plan: Arc<Plan>, stats: Rc<RefCell<Stats>>) {
     let mut rng = StdRng::seed_from_u64(plan.seed ^ id.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    let mut stats = Stats::default();
     let mut marker = String::new();
     while let Some(start) = next_start(&plan).await {
         let measured = start >= plan.measure_start;
@@ -348,10 +396,9 @@ async fn worker(id: u64, mut session: Session, plan: Arc<Plan>) -> Stats {
             let end_s = plan.measure_start.elapsed().as_secs_f64();
             let bytes = outcome.as_ref().map_or(0, |d| d.bytes);
             plan.counters.add(bytes, outcome.is_err());
-            stats.record(op, latency, end_s, outcome);
+            stats.borrow_mut().record(op, latency, end_s, outcome);
         }
     }
-    stats
 }
 
 /// Picks a key for `op` and performs it; `None` when no key is eligible.

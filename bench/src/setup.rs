@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use ringstore_client::ClientConfig;
 
 use crate::args::RunArgs;
-use crate::constants::CONNECTIONS_MAX;
+use crate::constants::{CONNECTIONS_MAX, THREADS_MAX};
 use crate::sign::{Scheme, Signer};
 use crate::target::http::HttpTarget;
 use crate::target::ringstore::RingTarget;
@@ -26,6 +26,9 @@ pub fn check_limits(args: &RunArgs) -> Result<()> {
     if args.concurrency == 0 || args.concurrency > CONCURRENCY_MAX {
         bail!("--concurrency must be 1..={CONCURRENCY_MAX}");
     }
+    if args.threads.is_some_and(|t| t == 0 || t > THREADS_MAX) {
+        bail!("--threads must be 1..={THREADS_MAX}");
+    }
     if args.keys == 0 || args.keys > KEY_COUNT_MAX {
         bail!("--keys must be 1..={KEY_COUNT_MAX}");
     }
@@ -44,15 +47,30 @@ pub fn check_limits(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// Binary-protocol connections of the run: `--connections`, or the concurrency (at most
+/// 32).
+pub fn connections(args: &RunArgs) -> usize {
+    args.connections
+        .unwrap_or(args.concurrency.min(32))
+        .clamp(1, CONNECTIONS_MAX)
+}
+
+/// Threads of the measured phase: `--threads`, or the CPUs available; never more than the
+/// workers.
+pub fn threads(args: &RunArgs) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    args.threads
+        .unwrap_or(cpus)
+        .clamp(1, THREADS_MAX)
+        .min(args.concurrency.max(1))
+}
+
 /// Connects to the target.
 pub async fn open(args: &RunArgs, ctx: Ctx) -> Result<Target> {
     let (id, secret) = credentials(args)?;
     if let Some(endpoint) = args.target.strip_prefix("ringstore://") {
         let mut cfg = ClientConfig::new(endpoint.trim_end_matches('/'), id, secret);
-        cfg.connections = args
-            .connections
-            .unwrap_or(args.concurrency.min(32))
-            .clamp(1, CONNECTIONS_MAX);
+        cfg.connections = connections(args);
         let target = RingTarget::connect(cfg, ctx)
             .await
             .with_context(|| format!("connecting to {}", args.target))?;

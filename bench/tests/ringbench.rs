@@ -110,6 +110,28 @@ fn put_and_verified_get_report_exact_counts_and_compare() {
     );
     assert!(op(&get, "get")["ttfb_us"]["p50"].as_u64().is_some());
 
+    // Workers spread over three threads, each with its own connections (fewer than the
+    // threads here: every thread still gets one): the counts stay exact.
+    let args = [
+        "get",
+        "--ops",
+        "301",
+        "--keys",
+        "50",
+        "--verify",
+        "-c",
+        "7",
+        "--threads",
+        "3",
+        "--connections",
+        "2",
+        "--prefix",
+        "t/",
+    ];
+    let threaded = bench.report("threaded", &args);
+    assert_eq!(count(&threaded, "get"), (301, 0));
+    assert_eq!(threaded["verified"].as_u64(), Some(301));
+
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringbench"))
         .arg("compare")
         .args([bench.json_path("put"), bench.json_path("get")])

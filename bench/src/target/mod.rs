@@ -5,9 +5,10 @@
 //! - `http://HOST:PORT`: an OSS or S3 endpoint over HTTP/1.1 with hyper, path-style, signed
 //!   with `--sign s3v4|oss1|oss4` ([`http`], XML answers read by [`xml`]).
 //!
-//! A [`Target`] is shared by the workers; each worker opens its own [`Session`] (the HTTP
-//! target's session is one keep-alive connection; the binary protocol's sessions share the
-//! client's pipelined connection pool). Operations a target cannot perform are refused by
+//! A [`Target`] is shared by the workers of one thread (the measured phase opens one per
+//! `--threads` thread); each worker opens its own [`Session`] (the HTTP target's session is
+//! one keep-alive connection; the binary protocol's sessions share the thread's pipelined
+//! connection pool). Operations a target cannot perform are refused by
 //! [`Target::check`] before a run starts.
 
 pub mod http;

@@ -130,11 +130,19 @@ impl RingSession {
             content_md5: None,
             forbid_overwrite: false,
         };
-        let body = ChunkReader {
-            chunks: self.ctx.content.chunks(key, 0, size),
-            current: Bytes::new(),
-        };
-        self.client.put_object(req, body).await.map_err(op_error)?;
+        let mut chunks = self.ctx.content.chunks(key, 0, size);
+        match chunks.next() {
+            // The whole body is one slice of the content pool: send it without a copy.
+            Some(whole) if whole.len() as u64 == size => {
+                self.client.put_object_bytes(req, whole).await
+            }
+            first => {
+                let current = first.unwrap_or_default();
+                let body = ChunkReader { chunks, current };
+                self.client.put_object(req, body).await
+            }
+        }
+        .map_err(op_error)?;
         Ok(Done {
             bytes: size,
             objects: 1,
