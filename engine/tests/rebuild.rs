@@ -308,3 +308,34 @@ fn a_checkpoint_written_across_the_replacement_is_rebuilt() {
     check_all(&engine.handle(), &expected);
     engine.shutdown();
 }
+
+/// `rebuild_rate_bytes_per_sec` paces the rebuild pass: with a cap far below what the
+/// devices allow, the pass waits to stay under it; with none (0), it never waits.
+#[test]
+fn the_rebuild_rate_cap_makes_the_pass_wait() {
+    for cap in [0, 2 * MIB] {
+        let (dir, engine) = LATE_SET.set_up("rebuild-cap-", "rebuild");
+        let h = engine.handle();
+        for i in 0..10 {
+            put(&h, i, 0);
+        }
+        h.shared
+            .scrub
+            .rebuild_rate_bytes_per_sec
+            .store(cap, Ordering::Relaxed);
+        block_on(h.replace_device("1", &dir.path().join("new1"))).unwrap();
+        let partitions = h.partitions() as u64;
+        wait_until("the rebuild pass", || {
+            h.shared.stats.scrub_passes.get() >= partitions
+        });
+        let written = h.shared.stats.rebuild_blocks_written.get() * 4096;
+        let waits = h.shared.stats.rebuild_throttle_waits.get();
+        // Several stripes of 256 KiB: well over the first granted slot at 2 MiB/s.
+        assert!(written > MIB, "the pass rebuilt {written} bytes");
+        match cap {
+            0 => assert_eq!(waits, 0, "no cap: the pass never waits"),
+            _ => assert!(waits > 0, "a cap of {cap} B/s: the pass waited"),
+        }
+        engine.shutdown();
+    }
+}
