@@ -22,6 +22,8 @@ bash tests/sdk/setup.sh >/dev/null
 cargo test --workspace --locked
 # Named crash points are compiled in only with the engine's `failpoints` feature.
 cargo test -p ringstore-engine --features failpoints --locked --test crash_points
+# The rebuild test that holds a checkpoint across a device replacement (a hold point).
+cargo test -p ringstore-engine --features failpoints --locked --test rebuild checkpoint
 # Seeded fault simulation over the same feature (FAULT_SIM_SEEDS=N for long runs).
 cargo test -p ringstore-engine --features failpoints --locked --test fault_sim
 # Short bounded fuzz runs (10 s per target; FUZZ_SECONDS for longer ones by hand).

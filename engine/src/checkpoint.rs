@@ -46,6 +46,9 @@ impl Partition {
     }
 
     async fn checkpoint_inner(self: &Rc<Self>) -> Result<(), Error> {
+        // Before the first stripe write: a device replaced from here on may have received
+        // some of them on the old device (`settle_checkpoint`).
+        let mark = self.dev.attaches();
         let start = self.applied.get();
         let log_bytes = self.log_bytes_since_checkpoint.replace(0);
         let mut w = Writer::default();
@@ -102,8 +105,10 @@ impl Partition {
             checkpoint_crc: crc,
             checkpoint_runs: runs.clone(),
         };
+        crate::failpoint::hold_point!(crate::failpoint::DURING_CHECKPOINT, self.set_id());
         self.write_root(&root).await?;
         self.root_seq.set(root.root_seq);
+        self.settle_checkpoint(mark, &out.written);
         self.shared.stats.checkpoints.inc();
         let old = self
             .checkpoint_extents
@@ -371,6 +376,8 @@ struct CheckpointWriter {
     runs: Vec<Run>,
     /// Every extent taken, so a checkpoint that fails can give them back.
     taken: Vec<u32>,
+    /// Every stripe written, with the user bytes it carries.
+    written: Vec<(StripeId, usize)>,
     cursor: Option<(u32, u32, u32)>,
     len: u64,
     crc: u32,
@@ -385,6 +392,7 @@ impl CheckpointWriter {
             staged: Vec::new(),
             runs: Vec::new(),
             taken: Vec::new(),
+            written: Vec::new(),
             cursor: None,
             len: 0,
             crc: 0,
@@ -431,6 +439,7 @@ impl CheckpointWriter {
         }
         let id = p.checkpoint_stripe(extent, generation, block, rows as u16, self.stamp);
         p.write_stripe(&id, &data).await?;
+        self.written.push((id, data.len()));
         let shards = p.dev.geometry.shard_count();
         p.shared
             .stats

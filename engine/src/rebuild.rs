@@ -31,7 +31,8 @@
 //!
 //! Writes spanning a replacement: a put or compaction move whose stripes reached the old
 //! device and which commits after the pass walked past its key lists its stripes here at
-//! its commit (`settle_written`, FORMAT.md §13.2).
+//! its commit (`settle_written`), and so does a checkpoint whose root is written after
+//! the replacement (`settle_checkpoint`, FORMAT.md §13.2).
 
 use std::rc::Rc;
 
@@ -212,6 +213,25 @@ impl Partition {
                 };
                 self.shared.scrub.list_degraded(stats, d);
             }
+        }
+    }
+
+    /// Called right after the root naming a new checkpoint is written, with the attach
+    /// count `mark` taken before its first stripe write. If a device was replaced since,
+    /// the stripes written before the attach reached only the old device, and the rebuild
+    /// pass may have read the previous root (and rebuilt the checkpoint that one names,
+    /// which this root frees) before this root was written: they are listed as degraded,
+    /// lacking the replaced devices' shards, and rebuilt like any write that missed a
+    /// device (FORMAT.md §13.2).
+    pub(crate) fn settle_checkpoint(&self, mark: u64, stripes: &[(StripeId, usize)]) {
+        let missing = self.dev.replaced_since(mark);
+        if missing == 0 {
+            return;
+        }
+        let stats = &self.shared.stats;
+        for &(id, len) in stripes {
+            let d = Degraded { id, len, missing };
+            self.shared.scrub.list_degraded(stats, d);
         }
     }
 

@@ -381,6 +381,9 @@ impl Partition {
         let partitions = self.dev.layout.partitions as u64;
         let share = rate.map(|r| (r / partitions).max(BLOCK_BYTES as u64));
         if let Some(wait) = t.after(bytes * BLOCK_BYTES as u64, share) {
+            if t.unlimited {
+                self.shared.stats.rebuild_throttle_waits.inc();
+            }
             self.shared.scrub.set(self.id, |s| s.state = "throttled");
             glommio::timer::sleep(wait).await;
             self.shared.scrub.set(self.id, |s| s.state = "scanning");

@@ -63,6 +63,8 @@ pub struct Stats {
     /// Blocks the rebuild of a replaced device (or the healing of stripes written while a
     /// device was down) wrote; also counted in `scrub_repaired`.
     pub rebuild_blocks_written: Counter,
+    /// Waits a rebuild pass made to stay under `rebuild_rate_bytes_per_sec`.
+    pub rebuild_throttle_waits: Counter,
     /// Stripes written without a shard on some device (a device was down).
     pub degraded_stripes_written: Counter,
     /// Of those, stripes not remembered because the list was full: only a full rebuild

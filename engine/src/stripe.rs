@@ -217,9 +217,11 @@ impl Coder {
         if present.iter().flatten().count() < g.data_shards {
             return None;
         }
-        let data: Vec<Vec<u8>> = if present[..g.data_shards].iter().all(|p| p.is_some()) {
-            Vec::new()
-        } else {
+        // Only what is asked for is copied out of the codec: the data shards wanted, or
+        // every missing data shard when parity has to be encoded from them.
+        let parity_wanted = want.iter().any(|&s| s >= g.data_shards);
+        let mut restored: Vec<Option<Vec<u8>>> = vec![None; g.data_shards];
+        if present[..g.data_shards].iter().any(|p| p.is_none()) {
             self.decoder
                 .reset(g.data_shards, g.parity_shards, bytes)
                 .ok()?;
@@ -231,38 +233,39 @@ impl Coder {
                 }
             }
             let result = self.decoder.decode().ok()?;
-            (0..g.data_shards)
-                .map(|s| match present[s] {
-                    Some(p) => Some(p.to_vec()),
-                    None => result.restored_original(s).map(|r| r.to_vec()),
-                })
-                .collect::<Option<Vec<_>>>()?
-        };
-        let data_of = |s: usize| -> &[u8] {
-            match present[s] {
-                Some(p) => p,
-                None => &data[s],
+            for (s, slot) in restored.iter_mut().enumerate() {
+                if present[s].is_none() && (parity_wanted || want.contains(&s)) {
+                    *slot = Some(result.restored_original(s)?.to_vec());
+                }
             }
-        };
-        let mut parity: Vec<Vec<u8>> = Vec::new();
-        if want.iter().any(|&s| s >= g.data_shards) {
+        }
+        let mut parity: Vec<Option<Vec<u8>>> = vec![None; g.parity_shards];
+        if parity_wanted {
             self.encoder
                 .reset(g.data_shards, g.parity_shards, bytes)
                 .ok()?;
             for s in 0..g.data_shards {
-                self.encoder.add_original_shard(data_of(s)).ok()?;
+                let shard = present[s].or(restored[s].as_deref())?;
+                self.encoder.add_original_shard(shard).ok()?;
             }
             let result = self.encoder.encode().ok()?;
-            parity = result.recovery_iter().map(|p| p.to_vec()).collect();
+            for &s in want.iter().filter(|&&s| s >= g.data_shards) {
+                parity[s - g.data_shards] = Some(result.recovery(s - g.data_shards)?.to_vec());
+            }
         }
-        Some(
-            want.iter()
-                .map(|&s| match s < g.data_shards {
-                    true => data_of(s).to_vec(),
-                    false => parity[s - g.data_shards].clone(),
-                })
-                .collect(),
-        )
+        // Moved out at a shard's last mention in `want`, copied before.
+        (0..want.len())
+            .map(|i| {
+                let s = want[i];
+                let again = want[i + 1..].contains(&s);
+                let slot = match s < g.data_shards {
+                    true => &mut restored[s],
+                    false => &mut parity[s - g.data_shards],
+                };
+                let out = if again { slot.clone() } else { slot.take() };
+                out.or_else(|| present[s].filter(|_| s < g.data_shards).map(|p| p.to_vec()))
+            })
+            .collect()
     }
 
     /// Returns the k data payloads of a row, restoring missing ones.

@@ -232,3 +232,110 @@ fn a_put_written_before_the_replacement_and_committed_after_the_pass_is_rebuilt(
     check_slow(&engine.handle());
     engine.shutdown();
 }
+
+/// A checkpoint whose stripes reach device 1 while it is still in the set, which is then
+/// replaced, and whose root is written only after the rebuild pass read the previous
+/// root: the pass rebuilt the previous checkpoint, which this root frees, and never saw
+/// this one. The checkpoint must list its stripes for the rebuild itself, or the new
+/// device lacks their shards: a full scrub pass afterwards finds nothing to repair.
+/// (A hold point keeps the checkpoint between its stripes and its root: `failpoints`.)
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_checkpoint_written_across_the_replacement_is_rebuilt() {
+    use ringstore_engine::failpoint;
+
+    let (dir, engine) = LATE_SET.set_up("rebuild-checkpoint-", "rebuild");
+    let all = LATE_SET.paths(dir.path());
+    let h = engine.handle();
+    let mut expected = BTreeMap::new();
+    for i in 0..10 {
+        put(&h, i, 0);
+        expected.insert(i, 0);
+    }
+    // The checkpoint the rebuild pass will find and rebuild.
+    block_on(h.checkpoint()).unwrap();
+    for i in 10..20 {
+        put(&h, i, 0);
+        expected.insert(i, 0);
+    }
+
+    // The next checkpoint writes its stripes to every device, the old device 1 included,
+    // and waits before its root.
+    let hold = failpoint::hold(failpoint::DURING_CHECKPOINT, h.shared.layout.set_id);
+    let checkpoint = {
+        let h = h.clone();
+        std::thread::spawn(move || block_on(h.checkpoint()))
+    };
+    assert!(
+        hold.wait_reached(Duration::from_secs(60)),
+        "the checkpoint's stripes are written"
+    );
+    assert_eq!(h.shared.scrub.degraded_stripes(), 0);
+
+    let new1 = dir.path().join("new1");
+    block_on(h.replace_device("1", &new1)).unwrap();
+    let partitions = h.partitions() as u64;
+    wait_until("the rebuild pass", || {
+        h.shared.stats.scrub_passes.get() >= partitions
+    });
+    // The root naming the new checkpoint is written now, after the pass.
+    drop(hold);
+    checkpoint.join().unwrap().unwrap();
+    wait_until("rebuilding the checkpoint's stripes", || {
+        h.shared.scrub.degraded_stripes() == 0
+    });
+
+    // A full pass reads every shard of every block the set references, the current
+    // checkpoint's included: on the new device none is missing.
+    let corrupt = h.shared.stats.scrub_corrupt.get();
+    h.scrub_start();
+    wait_until("the scrub pass", || {
+        h.shared.stats.scrub_passes.get() >= 2 * partitions
+    });
+    assert_eq!(
+        h.shared.stats.scrub_corrupt.get() - corrupt,
+        0,
+        "every block the set references has its shard on the new device"
+    );
+    assert_eq!(h.shared.stats.scrub_unrecoverable.get(), 0);
+    engine.shutdown();
+
+    // And the objects read back from the new device and one original (k = 2).
+    for d in [0, 1, 2] {
+        std::fs::remove_file(&all[d]).unwrap();
+    }
+    let engine = LATE_SET.start_on(vec![new1, all[3].clone()]).unwrap();
+    check_all(&engine.handle(), &expected);
+    engine.shutdown();
+}
+
+/// `rebuild_rate_bytes_per_sec` paces the rebuild pass: with a cap far below what the
+/// devices allow, the pass waits to stay under it; with none (0), it never waits.
+#[test]
+fn the_rebuild_rate_cap_makes_the_pass_wait() {
+    for cap in [0, 2 * MIB] {
+        let (dir, engine) = LATE_SET.set_up("rebuild-cap-", "rebuild");
+        let h = engine.handle();
+        for i in 0..10 {
+            put(&h, i, 0);
+        }
+        h.shared
+            .scrub
+            .rebuild_rate_bytes_per_sec
+            .store(cap, Ordering::Relaxed);
+        block_on(h.replace_device("1", &dir.path().join("new1"))).unwrap();
+        let partitions = h.partitions() as u64;
+        wait_until("the rebuild pass", || {
+            h.shared.stats.scrub_passes.get() >= partitions
+        });
+        let written = h.shared.stats.rebuild_blocks_written.get() * 4096;
+        let waits = h.shared.stats.rebuild_throttle_waits.get();
+        // Several stripes of 256 KiB: well over the first granted slot at 2 MiB/s.
+        assert!(written > MIB, "the pass rebuilt {written} bytes");
+        match cap {
+            0 => assert_eq!(waits, 0, "no cap: the pass never waits"),
+            _ => assert!(waits > 0, "a cap of {cap} B/s: the pass waited"),
+        }
+        engine.shutdown();
+    }
+}
