@@ -15,6 +15,8 @@
 #   GARAGE_VERSION the garage crate version to build (default 2.5.0)
 #   RB_SKIP        space-separated parts to skip: fio md5 binary http garage wamp
 #   RB_WORKLOADS   space-separated workload names to run (default: all of them)
+#   RB_BIN_DIR     take ringstore and ringbench from this directory instead of building
+#                  them (to compare two builds back to back)
 #   RB_GARAGE_FSYNC=false  run Garage with its default of no fsync (reported as
 #                  garage-nofsync; the default, true, matches ringstore's durability)
 set -euo pipefail
@@ -57,10 +59,15 @@ fi
 # glommio registers its io_uring rings and buffers as locked memory.
 ulimit -l unlimited 2>/dev/null || ulimit -l 8192 2>/dev/null || true
 
-log "building (release)"
-cargo build --release --locked -p ringstore-tools -p ringstore-bench >&2
-ringstore=$root/target/release/ringstore
-ringbench=$root/target/release/ringbench
+if [ -n "${RB_BIN_DIR:-}" ]; then
+    ringstore=$RB_BIN_DIR/ringstore
+    ringbench=$RB_BIN_DIR/ringbench
+else
+    log "building (release)"
+    cargo build --release --locked -p ringstore-tools -p ringstore-bench >&2
+    ringstore=$root/target/release/ringstore
+    ringbench=$root/target/release/ringbench
+fi
 
 {
     echo "date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ)"

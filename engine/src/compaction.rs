@@ -257,7 +257,7 @@ impl Partition {
             }
             Ok::<(), Error>(())
         });
-        let mut digests = crate::object_io::Digests::new();
+        let mut digests = crate::digest::StreamDigests::new();
         let mut pinned = Vec::new();
         let mark = self.dev.attaches();
         let written = self
@@ -273,7 +273,7 @@ impl Partition {
         let result = async {
             read?;
             let stripes = written?;
-            let (md5, crc64) = digests.finish();
+            let (md5, crc64) = digests.finish().await?;
             if (entry.etag_parts == 0 && md5 != entry.etag) || crc64 != entry.crc64 {
                 return Err(Error::DataUnavailable(format!(
                     "{bucket}/{key}: bytes read back do not match the ETag or CRC-64"

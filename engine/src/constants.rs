@@ -46,6 +46,12 @@ pub const DEVICE_BYTES_MIN: u64 = 16 * 1024 * 1024;
 /// write, so a 4+2 stripe carries 4 × 64 × 4032 B ≈ 1 MiB of user data.
 pub const STRIPE_BLOCKS_MAX: usize = 64;
 
+/// Bytes of one streamed body that may wait for the executor's MD5 thread (`digest`)
+/// before the body waits for it: a few stripes, so MD5 never waits for the executor while
+/// memory per upload stays bounded.
+pub const MD5_QUEUED_BYTES_MAX: usize = 4 * 1024 * 1024;
+const _: () = assert!(MD5_QUEUED_BYTES_MAX >= 2 * ringstore_proto::constants::CHUNK_BYTES_MAX);
+
 /// Object names.
 pub const KEY_BYTES_MAX: usize = 1023;
 pub const BUCKET_NAME_BYTES_MIN: usize = 3;

@@ -21,6 +21,7 @@
 //! - `versions`, `snapshot`: version listings and object ACLs; snapshot views for
 //!   inventory scans.
 //! - `partition`, `log`, `object_io`, `checkpoint`, `recovery`: one partition's work.
+//! - `digest`: a streamed body's MD5 on the executor's helper thread, its CRC-64 inline.
 //! - `shared`: bucket cache and counters every core reads.
 //! - `compaction`, `relocate`: background checkpoints and compaction (large objects move
 //!   only their stripes in the extent being emptied).
@@ -44,6 +45,7 @@ pub mod compaction;
 pub mod constants;
 pub mod device_set;
 pub mod devices;
+pub mod digest;
 pub mod error;
 pub mod failpoint;
 #[cfg(feature = "failpoints")]

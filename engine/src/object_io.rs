@@ -18,6 +18,7 @@ use crate::block::BlockKind;
 use crate::constants::{
     BLOCK_BYTES, EXTENTS_RESERVED_PER_PARTITION, INLINE_BYTES_MAX, STRIPE_BLOCKS_MAX,
 };
+use crate::digest::StreamDigests;
 use crate::error::Error;
 use crate::partition::Partition;
 use crate::record::{
@@ -25,14 +26,17 @@ use crate::record::{
     StripeData,
 };
 use crate::state::Applied;
-use crate::stripe::StripeId;
+use crate::stripe::{StripeFill, StripeId};
+use glommio::io::DmaBuffer;
 
 /// Stripe writes one put keeps in flight.
 const PUT_STRIPES_IN_FLIGHT: usize = 4;
-/// Stripe reads one get keeps ahead of the one being sent.
-const GET_STRIPES_AHEAD: usize = 2;
-/// Chunks a get may queue for its reader.
-pub const GET_CHANNEL_CHUNKS: usize = 4;
+/// Stripe reads one get keeps ahead of the one being sent: with 4+2, four reads of 256 KiB
+/// per stripe, so 16 device reads in flight for one stream (a disk's sequential bandwidth
+/// wants a deep queue; two stripes left it idle between completions).
+const GET_STRIPES_AHEAD: usize = 4;
+/// Chunks a get may queue for its reader (one per shard span, up to 256 KiB each).
+pub const GET_CHANNEL_CHUNKS: usize = 8;
 
 async fn join(t: glommio::task::JoinHandle<Result<(), Error>>) -> Result<(), Error> {
     t.await
@@ -275,13 +279,14 @@ impl Partition {
     ) -> Result<ObjectMeta, Error> {
         // Reclaims first when space is low: the put's body waits meanwhile.
         self.make_room().await?;
-        let mut digests = Digests::new();
         let len = opts.content_length;
-        let (data, inline) = if len as usize <= INLINE_BYTES_MAX {
+        let (data, inline, digests) = if len as usize <= INLINE_BYTES_MAX {
             let buf = body.into_whole(len).await?;
+            let mut digests = Digests::new();
             digests.update(&buf);
+            let digests = digests.finish();
             if buf.is_empty() {
-                (ObjectData::Empty, None)
+                (ObjectData::Empty, None, digests)
             } else {
                 let loc = InlineLoc {
                     extent: 0,
@@ -292,13 +297,14 @@ impl Partition {
                     offset: 0,
                     len: len as u32,
                 };
-                (ObjectData::Inline(loc), Some(buf))
+                (ObjectData::Inline(loc), Some(buf), digests)
             }
         } else {
             // The extents this put writes hold nothing live until its record applies:
             // they stay pinned until then so they are not handed out again.
             let mut pinned = Vec::new();
             let mut body = body.into_stream();
+            let mut digests = StreamDigests::new();
             let mark = self.dev.attaches();
             let stripes = self
                 .put_stripes(
@@ -313,9 +319,13 @@ impl Partition {
             let r = match stripes {
                 Ok(s) => {
                     let data = ObjectData::Stripes(s);
-                    let r = self
-                        .finish_put(bucket, key, opts, digests, data.clone(), None)
-                        .await;
+                    let r = match digests.finish().await {
+                        Ok(d) => {
+                            self.finish_put(bucket, key, opts, d, data.clone(), None)
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
                     if r.is_ok() {
                         self.settle_written(mark, &data, len);
                     }
@@ -343,12 +353,11 @@ impl Partition {
         bucket: String,
         key: String,
         opts: PutOptions,
-        digests: Digests,
+        (etag, crc64): ([u8; 16], u64),
         data: ObjectData,
         inline: Option<Bytes>,
     ) -> Result<ObjectMeta, Error> {
         let len = opts.content_length;
-        let (etag, crc64) = digests.finish();
         if opts.content_md5.is_some_and(|m| m != etag) {
             return Err(Error::BadDigest);
         }
@@ -403,51 +412,52 @@ impl Partition {
 
     /// Streams a large body into data stripes; returns where they are. New data extents
     /// are opened only while more than `keep_free` extents are free.
+    ///
+    /// Each chunk is copied once, straight into the shard buffers of the stripe it belongs
+    /// to (`StripeFill`; every stripe's size follows from `len`), while its MD5 runs on the
+    /// executor's helper thread (`digest`). A full stripe is encoded, sealed and written by
+    /// a task of its own, `PUT_STRIPES_IN_FLIGHT` at a time, while the next one fills.
     pub(crate) async fn put_stripes(
         self: &Rc<Self>,
         len: u64,
         body: &mut mpsc::Receiver<Bytes>,
-        digests: &mut Digests,
+        digests: &mut StreamDigests,
         pinned: &mut Vec<u32>,
         keep_free: usize,
     ) -> Result<StripeData, Error> {
-        let g = self.dev.geometry;
-        let full = g.stripe_bytes(STRIPE_BLOCKS_MAX);
         let stamp = self.next_stamp();
-        let mut staging: Vec<u8> = Vec::with_capacity(full);
         let mut runs: Vec<Run> = Vec::new();
         let mut inflight = VecDeque::new();
+        let mut filling: Option<(StripeFill, Vec<DmaBuffer>)> = None;
         let mut received = 0u64;
-        loop {
-            let chunk = body.next().await;
-            let last = chunk.is_none();
-            if let Some(chunk) = &chunk {
-                received += chunk.len() as u64;
-                if received > len {
-                    return Err(Error::IncompleteBody {
-                        expected: len,
-                        got: received,
-                    });
-                }
-                digests.update(chunk);
+        while let Some(chunk) = body.next().await {
+            received += chunk.len() as u64;
+            if received > len {
+                return Err(Error::IncompleteBody {
+                    expected: len,
+                    got: received,
+                });
             }
-            let mut rest: &[u8] = chunk.as_deref().unwrap_or(&[]);
-            while !rest.is_empty() || (last && !staging.is_empty()) {
-                let take = (full - staging.len()).min(rest.len());
-                staging.extend_from_slice(&rest[..take]);
-                rest = &rest[take..];
-                if staging.len() < full && !last {
-                    break;
+            digests.update(&chunk).await?;
+            let mut rest: &[u8] = &chunk;
+            while !rest.is_empty() {
+                let (fill, bufs) = filling.get_or_insert_with(|| {
+                    let placed = received - (rest.len() as u64);
+                    self.start_stripe(len - placed)
+                });
+                let (shard, at, n) = fill.next_span(rest.len()).expect("a stripe with room");
+                bufs[shard].as_bytes_mut()[at..at + n].copy_from_slice(&rest[..n]);
+                fill.advance(n);
+                rest = &rest[n..];
+                if !fill.is_full() {
+                    continue;
                 }
-                let data = std::mem::replace(&mut staging, Vec::with_capacity(full));
-                inflight
-                    .push_back(self.spawn_stripe_write(stamp, data, &mut runs, pinned, keep_free)?);
+                let (fill, bufs) = filling.take().expect("filling");
+                let task = self.spawn_stripe_write(stamp, fill, bufs, &mut runs, pinned, keep_free);
+                inflight.push_back(task?);
                 if inflight.len() >= PUT_STRIPES_IN_FLIGHT {
                     join(inflight.pop_front().expect("non-empty")).await?;
                 }
-            }
-            if last {
-                break;
             }
         }
         for t in inflight {
@@ -469,16 +479,26 @@ impl Partition {
         })
     }
 
+    /// The buffers and fill cursor of the next stripe of a body with `remaining` bytes
+    /// still to come: a full stripe, or the last one sized to what is left.
+    fn start_stripe(&self, remaining: u64) -> (StripeFill, Vec<DmaBuffer>) {
+        let g = self.dev.geometry;
+        let len = (g.stripe_bytes(STRIPE_BLOCKS_MAX) as u64).min(remaining) as usize;
+        let rows = g.rows_for(len);
+        (StripeFill::new(g, rows, len), self.alloc_stripe(rows))
+    }
+
     fn spawn_stripe_write(
         self: &Rc<Self>,
         stamp: u64,
-        data: Vec<u8>,
+        fill: StripeFill,
+        mut bufs: Vec<DmaBuffer>,
         runs: &mut Vec<Run>,
         pinned: &mut Vec<u32>,
         keep_free: usize,
     ) -> Result<glommio::task::JoinHandle<Result<(), Error>>, Error> {
         let g = self.dev.geometry;
-        let rows = g.rows_for(data.len()) as u32;
+        let rows = fill.rows() as u32;
         let (extent, generation, block) = self.reserve_stripe(rows, keep_free)?;
         if !pinned.contains(&extent) {
             self.pin(&[extent], true);
@@ -499,8 +519,13 @@ impl Partition {
             .stats
             .data_bytes_written
             .add((rows as usize * BLOCK_BYTES * g.shard_count()) as u64);
+        for (shard, at, n) in fill.padding() {
+            bufs[shard].as_bytes_mut()[at..at + n].fill(0);
+        }
         let me = self.clone();
-        Ok(glommio::spawn_local(async move { me.write_stripe(&id, &data).await }).detach())
+        let len = fill.len();
+        let write = async move { me.write_filled_stripe(&id, len, bufs).await };
+        Ok(glommio::spawn_local(write).detach())
     }
 
     pub fn head(&self, bucket: &str, key: &str, version: Option<u64>) -> Result<ObjectMeta, Error> {
@@ -588,19 +613,24 @@ impl Partition {
                         break;
                     };
                     let p = me.clone();
-                    ahead.push_back(
-                        glommio::spawn_local(async move { p.read_stripe(&id, off, l).await })
-                            .detach(),
-                    );
+                    let read = async move { p.read_stripe_parts(&id, off, l).await };
+                    ahead.push_back(glommio::spawn_local(read).detach());
                 }
                 let Some(task) = ahead.pop_front() else { break };
-                let item = match task.await {
-                    Some(Ok(bytes)) => Ok(Bytes::from(bytes)),
-                    Some(Err(e)) => Err(e),
-                    None => Err(Error::Internal("read task cancelled".into())),
+                let items: Vec<Result<Bytes, Error>> = match task.await {
+                    Some(Ok(parts)) => parts.into_iter().map(|p| Ok(Bytes::from(p))).collect(),
+                    Some(Err(e)) => vec![Err(e)],
+                    None => vec![Err(Error::Internal("read task cancelled".into()))],
                 };
-                let failed = item.is_err();
-                if tx.send(item).await.is_err() || failed {
+                let mut stop = false;
+                for item in items {
+                    let failed = item.is_err();
+                    if tx.send(item).await.is_err() || failed {
+                        stop = true;
+                        break;
+                    }
+                }
+                if stop {
                     break;
                 }
             }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use futures::channel::{mpsc, oneshot};
 use futures::future::join_all;
+use glommio::io::DmaBuffer;
 
 use crate::block::{BlockHeader, BlockKind};
 use crate::constants::{BLOCK_BYTES, STRIPE_BLOCKS_MAX};
@@ -225,17 +226,35 @@ impl Partition {
         offset: usize,
         len: usize,
     ) -> Result<Vec<u8>, Error> {
-        let g = self.dev.geometry;
-        let parts = spans(g, id.rows as usize, offset, len);
-        let results = join_all(parts.iter().map(|s| self.read_span(id, *s))).await;
+        let mut parts = self.read_stripe_parts(id, offset, len).await?;
+        if parts.len() == 1 {
+            return Ok(parts.pop().expect("one part"));
+        }
         let mut out = Vec::with_capacity(len);
-        for r in results {
-            out.extend_from_slice(&r?);
+        for p in parts {
+            out.extend_from_slice(&p);
         }
         Ok(out)
     }
 
+    /// `read_stripe`, as the pieces that lie in one shard each, in byte order (a get sends
+    /// them as they are: each byte is copied once, from the read buffer into its piece).
+    pub async fn read_stripe_parts(
+        &self,
+        id: &StripeId,
+        offset: usize,
+        len: usize,
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        let g = self.dev.geometry;
+        let parts = spans(g, id.rows as usize, offset, len);
+        join_all(parts.iter().map(|s| self.read_span(id, *s)))
+            .await
+            .into_iter()
+            .collect()
+    }
+
     async fn read_span(&self, id: &StripeId, span: ShardSpan) -> Result<Vec<u8>, Error> {
+        use crate::constants::BLOCK_PAYLOAD_BYTES;
         let g = self.dev.geometry;
         let dev = g.device_of(id.extent, span.shard);
         if self.shard_unreadable(dev) {
@@ -248,15 +267,18 @@ impl Partition {
             .dev
             .offset(id.extent, id.first_block + span.first_row as u32);
         let read = self.dev.read(dev, at, span.row_count * BLOCK_BYTES).await;
-        let mut payloads =
-            Vec::with_capacity(span.row_count * crate::constants::BLOCK_PAYLOAD_BYTES);
+        let mut out = Vec::with_capacity(span.len);
         for i in 0..span.row_count {
             let row = span.first_row + i;
+            // The wanted bytes of this row's payload.
+            let base = i * BLOCK_PAYLOAD_BYTES;
+            let from = span.skip.max(base) - base;
+            let to = (span.skip + span.len).min(base + BLOCK_PAYLOAD_BYTES) - base;
             let good = match &read {
                 Ok(buf) => {
                     let block = &buf[i * BLOCK_BYTES..(i + 1) * BLOCK_BYTES];
                     match verify_block(id, span.shard, row, block) {
-                        Ok(_) => Some(crate::block::payload(block).to_vec()),
+                        Ok(_) => Some(&crate::block::payload(block)[from..to]),
                         Err(e) => {
                             self.shared.stats.corrupt_blocks.inc();
                             tracing::warn!(partition = self.id, extent = id.extent, shard = span.shard, row, error = %e,
@@ -268,15 +290,17 @@ impl Partition {
                 Err(_) => None,
             };
             match good {
-                Some(p) => payloads.extend_from_slice(&p),
+                Some(p) => out.extend_from_slice(p),
                 None => {
-                    payloads.extend_from_slice(&self.rebuild_row(id, span.shard, row).await?);
+                    let rebuilt = self.rebuild_row(id, span.shard, row).await?;
+                    out.extend_from_slice(&rebuilt[from..to]);
                     // Rebuilt for this read only: the scrub rewrites it on disk.
                     self.shared.scrub.queue_repair(*id);
                 }
             }
         }
-        Ok(payloads[span.skip..span.skip + span.len].to_vec())
+        debug_assert_eq!(out.len(), span.len);
+        Ok(out)
     }
 
     /// Rebuilds the payload of `shard` in `row` from the other shards of the row.
@@ -321,17 +345,50 @@ impl Partition {
         }
     }
 
+    /// The k + m shard buffers of a stripe of `rows` rows (contents undefined).
+    pub fn alloc_stripe(&self, rows: usize) -> Vec<DmaBuffer> {
+        (0..self.dev.geometry.shard_count())
+            .map(|_| self.dev.alloc(rows * BLOCK_BYTES))
+            .collect()
+    }
+
     /// Encodes `data` as a stripe at `id` and writes its shards, one per device.
     pub async fn write_stripe(&self, id: &StripeId, data: &[u8]) -> Result<(), Error> {
-        let g = self.dev.geometry;
-        let rows = id.rows as usize;
-        let mut bufs: Vec<_> = (0..g.shard_count())
-            .map(|_| self.dev.alloc(rows * BLOCK_BYTES))
-            .collect();
+        let mut bufs = self.alloc_stripe(id.rows as usize);
         {
             let mut refs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_bytes_mut()).collect();
             self.coder.borrow_mut().encode(id, data, &mut refs);
         }
+        self.write_shards(id, data.len(), bufs).await
+    }
+
+    /// Writes a stripe whose data payloads are already in `bufs` (`alloc_stripe`, filled
+    /// through a `StripeFill` of `len` bytes, padding included): computes parity, seals
+    /// every block and writes the shards.
+    pub async fn write_filled_stripe(
+        &self,
+        id: &StripeId,
+        len: usize,
+        mut bufs: Vec<DmaBuffer>,
+    ) -> Result<(), Error> {
+        {
+            let mut refs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_bytes_mut()).collect();
+            self.coder
+                .borrow_mut()
+                .encode_parity_and_seal(id, len, &mut refs);
+        }
+        self.write_shards(id, len, bufs).await
+    }
+
+    /// Writes the sealed shards of a stripe carrying `len` user bytes, one per device.
+    async fn write_shards(
+        &self,
+        id: &StripeId,
+        len: usize,
+        bufs: Vec<DmaBuffer>,
+    ) -> Result<(), Error> {
+        let g = self.dev.geometry;
+        assert_eq!(bufs.len(), g.shard_count());
         let at = self.dev.offset(id.extent, id.first_block);
         let writes = bufs.into_iter().enumerate().map(|(s, buf)| {
             let dev = g.device_of(id.extent, s);
@@ -365,7 +422,7 @@ impl Partition {
                 .fold(0u64, |m, s| m | 1 << g.device_of(id.extent, s));
             let d = crate::rebuild::Degraded {
                 id: *id,
-                len: data.len(),
+                len,
                 missing,
             };
             self.shared.scrub.note_degraded(&self.shared.stats, d);

@@ -11,7 +11,7 @@
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 
 use crate::block::{payload, payload_mut, BlockError, BlockHeader, BlockKind};
-use crate::constants::{BLOCK_BYTES, BLOCK_PAYLOAD_BYTES, STRIPE_BLOCKS_MAX};
+use crate::constants::{BLOCK_BYTES, BLOCK_HEADER_BYTES, BLOCK_PAYLOAD_BYTES, STRIPE_BLOCKS_MAX};
 
 /// k data shards + m parity shards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -309,6 +309,93 @@ impl Coder {
     }
 }
 
+/// Where the user bytes of one stripe go in its shard buffers (each `rows × 4096` bytes),
+/// so that a streamed body is copied once: from the received chunk straight into the
+/// payloads of the buffers the device writes take. The bytes fill data shard 0's payloads
+/// first, then shard 1's, as `Coder::encode` lays them out.
+#[derive(Clone, Copy, Debug)]
+pub struct StripeFill {
+    geometry: Geometry,
+    rows: usize,
+    len: usize,
+    at: usize,
+}
+
+impl StripeFill {
+    /// A stripe of `rows` rows that will carry `len` user bytes.
+    pub fn new(geometry: Geometry, rows: usize, len: usize) -> StripeFill {
+        assert!(rows >= 1 && len <= geometry.stripe_bytes(rows));
+        StripeFill {
+            geometry,
+            rows,
+            len,
+            at: 0,
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// User bytes the stripe carries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether all `len` bytes are placed.
+    pub fn is_full(&self) -> bool {
+        self.at == self.len
+    }
+
+    /// The run of the next user bytes that lies in one block payload: (shard, byte offset
+    /// in that shard's buffer, length), at most `avail` bytes long. `None` when full.
+    pub fn next_span(&self, avail: usize) -> Option<(usize, usize, usize)> {
+        if self.is_full() || avail == 0 {
+            return None;
+        }
+        let (shard, offset, room) = self.locate(self.at);
+        Some((shard, offset, room.min(avail).min(self.len - self.at)))
+    }
+
+    /// Marks `n` more bytes placed (the length of the last `next_span`, or less).
+    pub fn advance(&mut self, n: usize) {
+        assert!(self.at + n <= self.len);
+        self.at += n;
+    }
+
+    /// The payload bytes past `len` in the data shards, which must be zero: the same
+    /// (shard, offset, length) runs as `next_span`.
+    pub fn padding(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let end = self.geometry.stripe_bytes(self.rows);
+        let mut at = self.len;
+        std::iter::from_fn(move || {
+            if at >= end {
+                return None;
+            }
+            let (shard, offset, room) = self.locate(at);
+            at += room;
+            Some((shard, offset, room))
+        })
+    }
+
+    /// Byte `at` of the stripe's user bytes: its shard, its offset in the shard's buffer and
+    /// the bytes left in its block payload.
+    fn locate(&self, at: usize) -> (usize, usize, usize) {
+        let shard_bytes = self.rows * BLOCK_PAYLOAD_BYTES;
+        let (shard, in_shard) = (at / shard_bytes, at % shard_bytes);
+        let (row, in_payload) = (
+            in_shard / BLOCK_PAYLOAD_BYTES,
+            in_shard % BLOCK_PAYLOAD_BYTES,
+        );
+        let offset = row * BLOCK_BYTES + BLOCK_HEADER_BYTES + in_payload;
+        (shard, offset, BLOCK_PAYLOAD_BYTES - in_payload)
+    }
+}
+
 /// A piece of a byte range of a stripe that lies in one shard: rows `first_row ..
 /// first_row + row_count` of `shard`, from which bytes `skip .. skip + len` of the
 /// concatenated payloads are wanted.
@@ -477,6 +564,41 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// Filling the shard buffers through `StripeFill` in uneven pieces, padding and sealing
+    /// gives the same blocks as `Coder::encode` of the whole buffer.
+    #[test]
+    fn fill_then_seal_equals_encode() {
+        for (k, m, rows, len) in [
+            (4, 2, 3, 4 * 3 * 4032 - 1000),
+            (4, 2, 64, 4 * 64 * 4032),
+            (3, 1, 1, 1),
+        ] {
+            let g = Geometry {
+                data_shards: k,
+                parity_shards: m,
+            };
+            let data: Vec<u8> = (0..len).map(|i| (i * 17 % 253) as u8).collect();
+            let want = encode(g, rows as u16, &data);
+            let mut got: Vec<Vec<u8>> = vec![vec![0xa5; rows * BLOCK_BYTES]; g.shard_count()];
+            let mut fill = StripeFill::new(g, rows, len);
+            let mut rest = &data[..];
+            let mut piece = 1;
+            while let Some((s, off, n)) = fill.next_span(piece.min(rest.len())) {
+                got[s][off..off + n].copy_from_slice(&rest[..n]);
+                fill.advance(n);
+                rest = &rest[n..];
+                piece = (piece * 3 + 1) % 10_007;
+            }
+            assert!(fill.is_full() && rest.is_empty());
+            for (s, off, n) in fill.padding() {
+                got[s][off..off + n].fill(0);
+            }
+            let mut refs: Vec<&mut [u8]> = got.iter_mut().map(|s| s.as_mut_slice()).collect();
+            Coder::new(g).encode_parity_and_seal(&id(rows as u16), len, &mut refs);
+            assert!(got == want, "k={k} m={m} rows={rows} len={len}");
         }
     }
 

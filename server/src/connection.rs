@@ -41,6 +41,8 @@ use crate::users::Identity;
 const OUT_QUEUE_DEPTH: usize = 64;
 /// Bytes read from the socket per read call.
 const READ_BYTES: usize = 64 * 1024;
+/// Bytes read per call straight into the buffer of a frame larger than `READ_BYTES`.
+const LARGE_READ_BYTES: usize = 1024 * 1024;
 /// Frames whose body is at most this long are written with one write call.
 const COALESCE_BYTES: usize = 64 * 1024;
 /// Room reserved for a response message frame (header and body): an object's metadata
@@ -364,6 +366,26 @@ pub async fn serve(ctx: Rc<ExecutorCtx>, stream: TcpStream) {
     }
 }
 
+/// Reads up to `rest` more bytes of a large frame (an upload chunk) straight into `buf`,
+/// which the decoder has already sized for the whole frame: one copy less than reading
+/// through the scratch buffer, and fewer system calls. The room is zeroed first (cheaper
+/// than the copy it saves, and safe code), at most `LARGE_READ_BYTES` per call.
+async fn read_in_place(
+    reader: &mut ReadHalf<TcpStream>,
+    buf: &mut BytesMut,
+    rest: usize,
+) -> std::io::Result<()> {
+    let at = buf.len();
+    buf.resize(at + rest.min(LARGE_READ_BYTES), 0);
+    let r = reader.read(&mut buf[at..]).await;
+    buf.truncate(at + *r.as_ref().unwrap_or(&0));
+    match r {
+        Ok(0) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads and discards until EOF or `LINGER`, so that closing does not reset the
 /// connection before the peer has read our last frame.
 async fn linger(reader: &mut ReadHalf<TcpStream>) {
@@ -380,6 +402,9 @@ async fn linger(reader: &mut ReadHalf<TcpStream>) {
 
 enum Event {
     Read(std::io::Result<usize>),
+    /// Bytes of a large frame read straight into the frame buffer (EOF there is an error:
+    /// the connection closed inside a frame).
+    ReadInPlace(std::io::Result<()>),
     Idle,
     Stop,
 }
@@ -403,16 +428,25 @@ impl Conn {
                 }
             }
             let stop = self.ctx.stop.clone();
-            let event = async { Event::Read(reader.read(&mut scratch).await) }
-                .or(async {
-                    glommio::timer::sleep(idle).await;
-                    Event::Idle
-                })
-                .or(async {
-                    let _ = stop.await;
-                    Event::Stop
-                })
-                .await;
+            let large = decoder
+                .pending_header()
+                .map(|h| h.frame_bytes() - buf.len())
+                .filter(|&rest| rest > READ_BYTES);
+            let event = async {
+                match large {
+                    Some(rest) => Event::ReadInPlace(read_in_place(reader, &mut buf, rest).await),
+                    None => Event::Read(reader.read(&mut scratch).await),
+                }
+            }
+            .or(async {
+                glommio::timer::sleep(idle).await;
+                Event::Idle
+            })
+            .or(async {
+                let _ = stop.await;
+                Event::Stop
+            })
+            .await;
             match event {
                 Event::Read(Ok(0)) => {
                     if decoder.pending_header().is_some() || !buf.is_empty() {
@@ -422,7 +456,8 @@ impl Conn {
                     return End::Graceful;
                 }
                 Event::Read(Ok(n)) => buf.extend_from_slice(&scratch[..n]),
-                Event::Read(Err(e)) => {
+                Event::ReadInPlace(Ok(())) => {}
+                Event::Read(Err(e)) | Event::ReadInPlace(Err(e)) => {
                     tracing::debug!(error = %e, "connection read failed");
                     return End::Fatal;
                 }
