@@ -6,7 +6,8 @@
 # the tables BENCHMARKS.md quotes.
 #
 # Knobs (environment):
-#   RB_DEVICE_SIZE size of each of ringstore's six device files (default 1GiB)
+#   RB_DEVICE_SIZE size of each of ringstore's six device files (default 4GiB: with 1 GiB
+#                  files, 16 streams overwriting 64 MiB objects fill the set)
 #   RB_DURATION    measured time of each ringbench run (default 10s), after RB_WARMUP (2s)
 #   RB_FIO_RUNTIME seconds per fio job (default 10)
 #   RB_SCALE=1     also the 10-million-object memory / restart measurement (minutes)
@@ -48,11 +49,11 @@ wait_port() {
     return 1
 }
 
-# The device files (6 x 1 GiB), fio's file (2 GiB), the engine example (6 x 1 GiB) and
+# The device files (6 x 4 GiB), fio's file (2 GiB), the engine example (6 x 1 GiB) and
 # Garage's objects come and go one after the other: ask for room for the largest plus slack.
 free_gib=$(df -Pk "$out" | awk 'NR==2 {print int($4 / 1048576)}')
-if [ "$free_gib" -lt 10 ]; then
-    echo "only $free_gib GiB free under $out: compare.sh needs 10 GiB" >&2
+if [ "$free_gib" -lt 30 ]; then
+    echo "only $free_gib GiB free under $out: compare.sh needs 30 GiB" >&2
     exit 1
 fi
 
@@ -142,14 +143,14 @@ if ! skipped binary || ! skipped http; then
     rm -rf "$data"
     port=$(free_port)
     http_port=$(free_port)
-    args=(serve --data-dir "$data" --device-size "${RB_DEVICE_SIZE:-1GiB}" --cores 2 --listen "127.0.0.1:$port"
+    args=(serve --data-dir "$data" --device-size "${RB_DEVICE_SIZE:-4GiB}" --cores 2 --listen "127.0.0.1:$port"
           --metrics-listen "")
     has_http=false
     if "$ringstore" serve --help | grep -q -- --http-listen; then
         has_http=true
         args+=(--http-listen "127.0.0.1:$http_port")
     fi
-    log "starting ringstore (formats 6 x 1 GiB device files)"
+    log "starting ringstore (formats 6 x ${RB_DEVICE_SIZE:-4GiB} device files)"
     RINGSTORE_ROOT_ACCESS_KEY_ID=RBENCHACCESSKEY00001 \
         RINGSTORE_ROOT_SECRET_ACCESS_KEY=rbench-secret-0123456789abcdefghijklmnopqrst \
         RINGSTORE_LOG=warn "$ringstore" "${args[@]}" > "$out/ringstore.log" 2>&1 &
