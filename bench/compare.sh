@@ -39,15 +39,7 @@ cleanup() {
 trap cleanup EXIT
 skipped() { [[ "$skip" == *" $1 "* ]]; }
 log() { echo "== $*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 600); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on port $1 after 60 s" >&2
-    return 1
-}
+source "$root/bench/lib.sh"
 
 # The device files (6 x 4 GiB), fio's file (2 GiB), the engine example (6 x 1 GiB) and
 # Garage's objects come and go one after the other: ask for room for the largest plus slack.

@@ -37,7 +37,8 @@ export RINGSTORE_ROOT_ACCESS_KEY_ID=RBENCHACCESSKEY00001
 export RINGSTORE_ROOT_SECRET_ACCESS_KEY=rbench-secret-0123456789abcdefghijklmnopqrst
 export RINGSTORE_ACCESS_KEY_ID=$RINGSTORE_ROOT_ACCESS_KEY_ID
 export RINGSTORE_SECRET_ACCESS_KEY=$RINGSTORE_ROOT_SECRET_ACCESS_KEY
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+source "$root/bench/lib.sh"
+port=$(free_port)
 ticks=$(getconf CLK_TCK)
 
 # cpu_ticks PID: utime + stime of a process (all its threads).
@@ -47,12 +48,7 @@ start_daemon() {
     RINGSTORE_LOG=warn "$1/ringstore" serve --data-dir "$data" --device-size 1GiB --cores 2 \
         --listen "127.0.0.1:$port" --metrics-listen "" --http-listen "" > "$out/ringstore.log" 2>&1 &
     pid=$!
-    for _ in $(seq 1800); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "the daemon did not listen within 180 s (see $out/ringstore.log)" >&2
-    exit 1
+    wait_port "$port" 180 || { echo "see $out/ringstore.log" >&2; exit 1; }
 }
 
 # run BUILD NAME WORKLOAD KEYS

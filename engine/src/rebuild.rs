@@ -199,21 +199,12 @@ impl Partition {
     /// they are rebuilt like any write that missed a device (healed first, during and
     /// after the pass). Inline data lives in a log batch, which the log phase covers.
     pub(crate) fn settle_written(&self, mark: u64, data: &ObjectData, size: u64) {
-        let missing = self.dev.replaced_since(mark);
-        if missing == 0 {
-            return;
-        }
-        let stats = &self.shared.stats;
-        for (id, off, len) in self.data_pieces(data, 0, size) {
-            if id.kind == crate::block::BlockKind::Data {
-                let d = Degraded {
-                    id,
-                    len: off + len,
-                    missing,
-                };
-                self.shared.scrub.list_degraded(stats, d);
-            }
-        }
+        let stripes = self
+            .data_pieces(data, 0, size)
+            .into_iter()
+            .filter(|(id, _, _)| id.kind == crate::block::BlockKind::Data)
+            .map(|(id, off, len)| (id, off + len));
+        self.settle_stripes(mark, stripes);
     }
 
     /// Called right after the root naming a new checkpoint is written, with the attach
@@ -224,14 +215,19 @@ impl Partition {
     /// lacking the replaced devices' shards, and rebuilt like any write that missed a
     /// device (FORMAT.md §13.2).
     pub(crate) fn settle_checkpoint(&self, mark: u64, stripes: &[(StripeId, usize)]) {
+        self.settle_stripes(mark, stripes.iter().copied());
+    }
+
+    /// Lists `stripes` (id, user bytes) as lacking the shards of every device replaced
+    /// since the attach count `mark`; nothing when none was.
+    fn settle_stripes(&self, mark: u64, stripes: impl Iterator<Item = (StripeId, usize)>) {
         let missing = self.dev.replaced_since(mark);
         if missing == 0 {
             return;
         }
-        let stats = &self.shared.stats;
-        for &(id, len) in stripes {
+        for (id, len) in stripes {
             let d = Degraded { id, len, missing };
-            self.shared.scrub.list_degraded(stats, d);
+            self.shared.scrub.list_degraded(&self.shared.stats, d);
         }
     }
 

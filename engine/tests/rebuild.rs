@@ -51,6 +51,25 @@ fn check_all(h: &Handle, expected: &BTreeMap<usize, usize>) {
     }
 }
 
+/// Puts objects `range` (round 0) and records them in `expected`.
+fn put_new(h: &Handle, range: std::ops::Range<usize>, expected: &mut BTreeMap<usize, usize>) {
+    for i in range {
+        put(h, i, 0);
+        expected.insert(i, 0);
+    }
+}
+
+/// Replaces device 1 with `dir/new1` and waits for every partition's rebuild pass.
+fn replace_device_1(h: &Handle, dir: &std::path::Path) -> std::path::PathBuf {
+    let new1 = dir.join("new1");
+    block_on(h.replace_device("1", &new1)).unwrap();
+    let partitions = h.partitions() as u64;
+    wait_until("the rebuild pass", || {
+        h.shared.stats.scrub_passes.get() >= partitions
+    });
+    new1
+}
+
 /// Puts new objects and overwrites old ones until `stop`, bounded; returns what it wrote.
 fn writer(h: Handle, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<BTreeMap<usize, usize>> {
     std::thread::spawn(move || {
@@ -115,10 +134,7 @@ fn writes_during_the_rebuild_end_fully_redundant() {
     let all = SET.paths(dir.path());
     let h = engine.handle();
     let mut expected = BTreeMap::new();
-    for i in 0..30 {
-        put(&h, i, 0);
-        expected.insert(i, 0);
-    }
+    put_new(&h, 0..30, &mut expected);
     block_on(h.checkpoint()).unwrap();
     engine.shutdown();
 
@@ -126,10 +142,7 @@ fn writes_during_the_rebuild_end_fully_redundant() {
     std::fs::remove_file(&all[1]).unwrap();
     let engine = SET.start_on(all.clone()).unwrap();
     let h = engine.handle();
-    for i in 30..40 {
-        put(&h, i, 0);
-        expected.insert(i, 0);
-    }
+    put_new(&h, 30..40, &mut expected);
     let degraded = h.shared.scrub.degraded_stripes();
     assert!(degraded > 0, "writes without device 1 are listed");
     assert_eq!(degraded, h.shared.stats.degraded_stripes_written.get());
@@ -146,13 +159,8 @@ fn writes_during_the_rebuild_end_fully_redundant() {
     // Replace it while a writer keeps putting through the attach and the whole pass.
     let stop = Arc::new(AtomicBool::new(false));
     let w = writer(h.clone(), stop.clone());
-    let new1 = dir.path().join("new1");
-    block_on(h.replace_device("1", &new1)).unwrap();
+    let new1 = replace_device_1(&h, dir.path());
     assert_eq!(h.shared.devices[1].path(), new1.display().to_string());
-    let partitions = h.partitions() as u64;
-    wait_until("the rebuild pass", || {
-        h.shared.stats.scrub_passes.get() >= partitions
-    });
     block_on(slow_tx.send(Bytes::from(slow_body()[SLOW_FIRST_BYTES..].to_vec()))).unwrap();
     drop(slow_tx);
     slow.join().unwrap();
@@ -189,10 +197,7 @@ fn a_put_written_before_the_replacement_and_committed_after_the_pass_is_rebuilt(
     let all = LATE_SET.paths(dir.path());
     let h = engine.handle();
     let mut expected = BTreeMap::new();
-    for i in 0..10 {
-        put(&h, i, 0);
-        expected.insert(i, 0);
-    }
+    put_new(&h, 0..10, &mut expected);
 
     // The slow put's first four stripes land on every device, the old device 1 included.
     let (mut slow_tx, slow) = slow_put(&h);
@@ -208,12 +213,7 @@ fn a_put_written_before_the_replacement_and_committed_after_the_pass_is_rebuilt(
         "nothing was written degraded"
     );
 
-    let new1 = dir.path().join("new1");
-    block_on(h.replace_device("1", &new1)).unwrap();
-    let partitions = h.partitions() as u64;
-    wait_until("the rebuild pass", || {
-        h.shared.stats.scrub_passes.get() >= partitions
-    });
+    let new1 = replace_device_1(&h, dir.path());
     block_on(slow_tx.send(Bytes::from(slow_body()[SLOW_FIRST_BYTES..].to_vec()))).unwrap();
     drop(slow_tx);
     slow.join().unwrap();
@@ -248,16 +248,10 @@ fn a_checkpoint_written_across_the_replacement_is_rebuilt() {
     let all = LATE_SET.paths(dir.path());
     let h = engine.handle();
     let mut expected = BTreeMap::new();
-    for i in 0..10 {
-        put(&h, i, 0);
-        expected.insert(i, 0);
-    }
+    put_new(&h, 0..10, &mut expected);
     // The checkpoint the rebuild pass will find and rebuild.
     block_on(h.checkpoint()).unwrap();
-    for i in 10..20 {
-        put(&h, i, 0);
-        expected.insert(i, 0);
-    }
+    put_new(&h, 10..20, &mut expected);
 
     // The next checkpoint writes its stripes to every device, the old device 1 included,
     // and waits before its root.
@@ -272,12 +266,7 @@ fn a_checkpoint_written_across_the_replacement_is_rebuilt() {
     );
     assert_eq!(h.shared.scrub.degraded_stripes(), 0);
 
-    let new1 = dir.path().join("new1");
-    block_on(h.replace_device("1", &new1)).unwrap();
-    let partitions = h.partitions() as u64;
-    wait_until("the rebuild pass", || {
-        h.shared.stats.scrub_passes.get() >= partitions
-    });
+    let new1 = replace_device_1(&h, dir.path());
     // The root naming the new checkpoint is written now, after the pass.
     drop(hold);
     checkpoint.join().unwrap().unwrap();
@@ -288,6 +277,7 @@ fn a_checkpoint_written_across_the_replacement_is_rebuilt() {
     // A full pass reads every shard of every block the set references, the current
     // checkpoint's included: on the new device none is missing.
     let corrupt = h.shared.stats.scrub_corrupt.get();
+    let partitions = h.partitions() as u64;
     h.scrub_start();
     wait_until("the scrub pass", || {
         h.shared.stats.scrub_passes.get() >= 2 * partitions
@@ -323,11 +313,7 @@ fn the_rebuild_rate_cap_makes_the_pass_wait() {
             .scrub
             .rebuild_rate_bytes_per_sec
             .store(cap, Ordering::Relaxed);
-        block_on(h.replace_device("1", &dir.path().join("new1"))).unwrap();
-        let partitions = h.partitions() as u64;
-        wait_until("the rebuild pass", || {
-            h.shared.stats.scrub_passes.get() >= partitions
-        });
+        replace_device_1(&h, dir.path());
         let written = h.shared.stats.rebuild_blocks_written.get() * 4096;
         let waits = h.shared.stats.rebuild_throttle_waits.get();
         // Several stripes of 256 KiB: well over the first granted slot at 2 MiB/s.

@@ -3,42 +3,31 @@
 //! a test); it lives here so that a client routes a request to the owning core without
 //! depending on the engine.
 
-use xxhash_rust::xxh3::xxh3_64_with_seed;
+use xxhash_rust::xxh3::Xxh3;
 
 /// Fixed seed of the placement hash.
 pub const PLACEMENT_SEED: u64 = 0x7269_6e67_7374_6f72; // "ringstor"
 
-/// Bucket ‖ 0x00 ‖ key of at most this many bytes is hashed from a stack buffer; longer
-/// ones (keys run to 1023 bytes) from the heap. Both hash the same bytes.
-const PLACEMENT_STACK_BYTES: usize = 256;
-
-/// xxh3-64(bucket ‖ 0x00 ‖ key, seed) mod partitions.
+/// xxh3-64(bucket ‖ 0x00 ‖ key, seed) mod partitions. Every request is placed (by the
+/// client and again by the server), so the bytes are fed to the hasher as they are, with
+/// no buffer joining them.
 pub fn partition_of(bucket: &str, key: &str, partitions: usize) -> usize {
     assert!(partitions > 0);
-    let len = bucket.len() + 1 + key.len();
-    let hash = if len <= PLACEMENT_STACK_BYTES {
-        // Every request is placed (by the client and again by the server): no allocation.
-        let mut buf = [0u8; PLACEMENT_STACK_BYTES];
-        buf[..bucket.len()].copy_from_slice(bucket.as_bytes());
-        buf[bucket.len() + 1..len].copy_from_slice(key.as_bytes());
-        xxh3_64_with_seed(&buf[..len], PLACEMENT_SEED)
-    } else {
-        let mut buf = Vec::with_capacity(len);
-        buf.extend_from_slice(bucket.as_bytes());
-        buf.push(0);
-        buf.extend_from_slice(key.as_bytes());
-        xxh3_64_with_seed(&buf, PLACEMENT_SEED)
-    };
-    (hash % partitions as u64) as usize
+    let mut hasher = Xxh3::with_seed(PLACEMENT_SEED);
+    hasher.update(bucket.as_bytes());
+    hasher.update(&[0]);
+    hasher.update(key.as_bytes());
+    (hasher.digest() % partitions as u64) as usize
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xxhash_rust::xxh3::xxh3_64_with_seed;
 
     #[test]
     fn long_and_short_names_hash_the_same_bytes() {
-        // Across the stack-buffer bound: the placement is xxh3 of the same bytes.
+        // Short and long names: the placement is xxh3 of bucket ‖ 0x00 ‖ key in one piece.
         for key_len in [1, 200, 250, 251, 252, 253, 300, 1023] {
             let key = "k".repeat(key_len);
             let mut bytes = b"bucket\0".to_vec();
