@@ -178,9 +178,16 @@ impl Partition {
     }
 }
 
-/// Objects up to this size are rewritten whole (and checked against their ETag and CRC-64)
-/// to free an extent; larger ones move only their stripes in that extent (`relocate`).
-const RELOCATE_OBJECT_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// True if every stripe of `data` is in `extent`.
+fn wholly_in(data: &ObjectData, extent: u32) -> bool {
+    match data {
+        ObjectData::Stripes(s) => s
+            .segments
+            .iter()
+            .all(|g| g.runs.iter().all(|r| r.extent == extent)),
+        _ => false,
+    }
+}
 
 impl Partition {
     /// The data extent most worth emptying, if any is: mostly dead, not being filled.
@@ -216,12 +223,14 @@ impl Partition {
             if self.stopping.get() {
                 break;
             }
-            // A large object is not copied whole to free one extent: only its stripes in
-            // this extent move.
-            let relocated = if entry.size > RELOCATE_OBJECT_BYTES_MAX {
-                self.relocate_runs(bucket, key, entry, extent).await?
-            } else {
+            // An object that lies wholly in the extent is rewritten whole (and checked
+            // against its ETag and CRC-64). One with stripes elsewhere moves only its
+            // stripes in this extent: freeing an extent that holds the last MiB of a
+            // 64 MiB object must not cost a copy of the other 63.
+            let relocated = if wholly_in(&entry.data, extent) {
                 self.relocate(bucket, key, entry).await?
+            } else {
+                self.relocate_runs(bucket, key, entry, extent).await?
             };
             if relocated {
                 moved += 1;

@@ -1,6 +1,6 @@
-//! Data compaction of large objects: only the stripes that lie in the extent being emptied
-//! are copied, one stripe at a time, so a 5 GiB object costs the copy of the few MiB it
-//! has in that extent, in bounded memory.
+//! Data compaction of objects with stripes in several extents: only the stripes that lie in
+//! the extent being emptied are copied, one stripe at a time, so a 5 GiB object costs the
+//! copy of the few MiB it has in that extent, in bounded memory.
 //!
 //! A segment's stripes share one stamp, and the copies get a new one, so the segment is
 //! split where the copied run starts and ends: [runs before] (old stamp), [the copied run]
