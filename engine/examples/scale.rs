@@ -1,7 +1,10 @@
 //! Memory per object and restart time at scale: puts N empty objects (default 10 million),
 //! stops the engine cleanly (checkpoint), starts it again and times the restart.
 //!
-//! `cargo run --release -p ringstore-engine --example scale -- DIR [N]`
+//! `cargo run --release -p ringstore-engine --example scale -- DIR [N] [--keep]`
+//!
+//! `--keep` leaves the device set in DIR; `scale -- DIR --restart-only` then times only a
+//! start of that set (to profile the restart without putting the objects again).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -21,18 +24,20 @@ fn rss_bytes() -> u64 {
 }
 
 fn main() {
-    let dir = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "target/scale".into()),
-    );
-    let n: usize = std::env::args()
-        .nth(2)
+    let (flags, args): (Vec<String>, Vec<String>) =
+        std::env::args().skip(1).partition(|a| a.starts_with("--"));
+    let dir = PathBuf::from(args.first().map_or("target/scale", |s| s.as_str()));
+    let n: usize = args
+        .get(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000_000);
+    let paths: Vec<PathBuf> = (0..6).map(|i| dir.join(format!("dev{i}"))).collect();
+    if flags.iter().any(|f| f == "--restart-only") {
+        restart(paths);
+        return;
+    }
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let paths: Vec<PathBuf> = (0..6).map(|i| dir.join(format!("dev{i}"))).collect();
     let opts = FormatOptions {
         data_shards: 4,
         parity_shards: 2,
@@ -95,6 +100,14 @@ fn main() {
         "clean stop (checkpoint) in {:.1} s",
         t.elapsed().as_secs_f64()
     );
+    restart(paths);
+    if !flags.iter().any(|f| f == "--keep") {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Starts the set, prints how long that took, the objects found and the memory they took.
+fn restart(paths: Vec<PathBuf>) {
     let rss_before = rss_bytes();
     let t = Instant::now();
     let engine = Engine::start(EngineConfig::new(paths)).unwrap();
@@ -110,5 +123,4 @@ fn main() {
         (rss_bytes().saturating_sub(rss_before)) >> 20
     );
     engine.shutdown();
-    let _ = std::fs::remove_dir_all(&dir);
 }
