@@ -10,6 +10,11 @@ mod cmd;
 mod creds;
 mod uri;
 
+/// The daemon allocates and frees small buffers and index nodes at a high rate on every
+/// executor; mimalloc's thread-local free lists cost a fraction of glibc malloc's arenas.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     tracing_subscriber::fmt()
