@@ -9,11 +9,16 @@
 //! `DEVICE_READ_ERRORS_MAX`-th read error fails the device. ENOSPC is the filesystem's
 //! fault and a missing device is already absent: neither counts.
 //!
+//! A flush is one fdatasync per flush domain (`flush_domain`, FORMAT.md 10.1): the fully
+//! written files of one filesystem are flushed by one fdatasync of any of them, every other
+//! device by its own.
+//!
 //! With the `failpoints` feature every I/O first passes the seeded fault layer
 //! (`fault_sim`), which is inert until a test installs a plan.
 
 use std::cell::RefCell;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
 use futures::future::join_all;
@@ -21,6 +26,7 @@ use glommio::io::{DmaBuffer, DmaFile, OpenOptions, ReadResult};
 
 use crate::constants::{BLOCK_BYTES, DEVICE_READ_ERRORS_MAX, EXTENTS_OFFSET_BYTES};
 use crate::device_set::{Identified, Layout};
+use crate::flush_domain::{self, FlushDomain};
 use crate::stripe::Geometry;
 
 /// Makes sure a block device is used with O_DIRECT. glommio decides from the file system
@@ -30,7 +36,6 @@ use crate::stripe::Geometry;
 /// instead of the medium, and the memory spent twice. Block devices take O_DIRECT, and
 /// every I/O here is 4 KiB aligned in an aligned buffer, so it is switched on here.
 fn direct_io_on_block_device(f: &DmaFile) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     let fd = f.as_raw_fd();
     // SAFETY: `stat` is plain old data that fstat fills; the descriptor is open for the
     // call because `f` is borrowed.
@@ -54,10 +59,23 @@ fn direct_io_on_block_device(f: &DmaFile) -> io::Result<()> {
     Ok(())
 }
 
+/// Opens one device for O_DIRECT reads and writes on this executor.
+async fn open_device(path: &std::path::Path) -> io::Result<DmaFile> {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .dma_open(path)
+        .await?;
+    direct_io_on_block_device(&f)?;
+    Ok(f)
+}
+
 pub struct Devices {
     /// One per device index; replaced when a device is (`attach`).
     files: RefCell<Vec<Option<Rc<DmaFile>>>>,
     failed: RefCell<Vec<bool>>,
+    /// How each device is flushed; found again when a device is replaced.
+    domains: RefCell<Vec<FlushDomain>>,
     /// Read errors seen per device since it was attached.
     read_errors: RefCell<Vec<u32>>,
     /// Replacements attached on this executor so far, and for each device the count
@@ -77,26 +95,28 @@ impl Devices {
         shared: std::sync::Arc<crate::shared::Shared>,
     ) -> io::Result<Devices> {
         let mut files = Vec::with_capacity(id.devices.len());
+        let mut domains = Vec::with_capacity(id.devices.len());
         for d in &id.devices {
             match d {
                 Some(info) => {
-                    let f = OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .dma_open(&info.path)
-                        .await?;
-                    direct_io_on_block_device(&f)?;
+                    let f = open_device(&info.path).await?;
+                    domains.push(flush_domain::of(f.as_raw_fd()));
                     files.push(Some(Rc::new(f)));
                 }
-                None => files.push(None),
+                None => {
+                    domains.push(FlushDomain::Own);
+                    files.push(None);
+                }
             }
         }
+        tracing::debug!(?domains, "flush domains of the devices");
         let geometry = Geometry {
             data_shards: id.layout.data_shards,
             parity_shards: id.layout.parity_shards,
         };
         Ok(Devices {
             failed: RefCell::new(vec![false; files.len()]),
+            domains: RefCell::new(domains),
             read_errors: RefCell::new(vec![0; files.len()]),
             attaches: std::cell::Cell::new(0),
             attached_at: RefCell::new(vec![0; files.len()]),
@@ -123,12 +143,8 @@ impl Devices {
     /// Opens `path` (a device just formatted into the set as index `dev`) in place of
     /// what was there, on this executor, and counts it up.
     pub async fn attach(&self, dev: usize, path: &std::path::Path) -> io::Result<()> {
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .dma_open(path)
-            .await?;
-        direct_io_on_block_device(&f)?;
+        let f = open_device(path).await?;
+        self.domains.borrow_mut()[dev] = flush_domain::of(f.as_raw_fd());
         self.files.borrow_mut()[dev] = Some(Rc::new(f));
         self.failed.borrow_mut()[dev] = false;
         self.read_errors.borrow_mut()[dev] = 0;
@@ -325,11 +341,14 @@ impl Devices {
         }
     }
 
-    /// fdatasync of one device; under the fault layer, marks the writes it covered durable.
-    async fn sync_one(&self, dev: usize) -> io::Result<()> {
+    /// fdatasync of `dev`, which flushes the writes of every device in `covers` (`dev`
+    /// among them: its flush domain, or `dev` alone); under the fault layer, marks the
+    /// writes it covered durable.
+    async fn sync_one(&self, dev: usize, covers: &[usize]) -> io::Result<()> {
+        assert!(covers.contains(&dev), "a flush covers its own device");
         let f = self.file(dev)?;
         #[cfg(feature = "failpoints")]
-        let covered = match crate::fault_sim::before_sync(dev) {
+        let covered = match crate::fault_sim::before_sync(dev, covers) {
             None => None,
             Some(Ok(covered)) => Some(covered),
             Some(Err(crate::fault_sim::Fault::Frozen)) => {
@@ -341,6 +360,7 @@ impl Devices {
                 return Err(e);
             }
         };
+        self.shared.stats.device_flushes.inc();
         let r = f.fdatasync().await.map_err(io::Error::from);
         match &r {
             Err(e) => self.note_error(dev, e),
@@ -348,7 +368,7 @@ impl Devices {
             Ok(()) => {
                 // A flush that completes after the simulated crash does not count.
                 if let Some(covered) = covered {
-                    if !crate::fault_sim::after_sync(dev, &covered) {
+                    if !crate::fault_sim::after_sync(&covered) {
                         return Err(crate::fault_sim::Fault::Frozen.error());
                     }
                 }
@@ -359,16 +379,48 @@ impl Devices {
         r
     }
 
-    /// Flushes every healthy device's volatile cache (fdatasync), concurrently. Fails if
-    /// fewer than `needed` devices flushed.
+    /// The up devices grouped by flush domain: all the up devices of a shared domain in
+    /// one group, every other device alone.
+    fn flush_groups(&self) -> Vec<Vec<usize>> {
+        let domains = self.domains.borrow();
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for d in (0..self.count()).filter(|&d| self.is_up(d)) {
+            match groups
+                .iter_mut()
+                .find(|g| domains[g[0]].shared_with(domains[d]))
+            {
+                Some(group) => group.push(d),
+                None => groups.push(vec![d]),
+            }
+        }
+        groups
+    }
+
+    /// Flushes one group: an fdatasync of its first device flushes them all. If that
+    /// fails (the device is failed for it), every other device of the group is flushed
+    /// on its own. Returns how many devices flushed, and the first error.
+    async fn sync_group(&self, group: &[usize]) -> (usize, Option<io::Error>) {
+        let (&first, rest) = group.split_first().expect("a flush group has a device");
+        let e = match self.sync_one(first, group).await {
+            Ok(()) => return (group.len(), None),
+            Err(e) => e,
+        };
+        let results = join_all(
+            rest.iter()
+                .map(|d| self.sync_one(*d, std::slice::from_ref(d))),
+        )
+        .await;
+        (results.iter().filter(|r| r.is_ok()).count(), Some(e))
+    }
+
+    /// Flushes every up device's volatile cache, one fdatasync per flush domain, the
+    /// domains concurrently. Fails if fewer than `needed` devices flushed.
     pub async fn sync(&self, needed: usize) -> io::Result<()> {
-        let futs = (0..self.count())
-            .filter(|&d| self.is_up(d))
-            .map(|d| self.sync_one(d));
-        let results = join_all(futs).await;
-        let ok = results.iter().filter(|r| r.is_ok()).count();
+        let groups = self.flush_groups();
+        let results = join_all(groups.iter().map(|g| self.sync_group(g))).await;
+        let ok: usize = results.iter().map(|(flushed, _)| flushed).sum();
         if ok < needed {
-            let first = results.into_iter().find_map(|r| r.err());
+            let first = results.into_iter().find_map(|(_, e)| e);
             return Err(first.unwrap_or_else(|| io::Error::other("too few devices to flush")));
         }
         Ok(())

@@ -12,9 +12,11 @@
 //! - a crash: [`crash`] (or `Plan::crash_after_ios`) freezes the layer, so every later I/O
 //!   fails without reaching the files and without counting against a device (a write or
 //!   fdatasync in flight at the crash fails too when it completes: the process never saw
-//!   it finish, so nothing it covers may be acknowledged); after the engine is dropped, [`apply_crash`] gives each write not covered by a completed
-//!   fdatasync of its device a fate: kept, lost (its pre-image, read before it was issued,
-//!   is put back) or torn (a 512-byte-granular prefix of it survives).
+//!   it finish, so nothing it covers may be acknowledged); after the engine is dropped,
+//!   [`apply_crash`] gives each write not covered by a completed fdatasync of its device
+//!   (or of a device of its flush domain, which flushes the same disk) a fate: kept, lost
+//!   (its pre-image, read before it was issued, is put back) or torn (a 512-byte-granular
+//!   prefix of it survives).
 //!
 //! One plan is installed per process at a time; the devices of the set are named by index.
 //! The interleaving of real I/O is not deterministic, so a seed reproduces the plan and the
@@ -346,28 +348,37 @@ pub fn before_read(dev: usize, offset: u64, len: usize) -> Option<Result<u64, Fa
     })
 }
 
-/// Before an fdatasync of `dev`: the writes it will cover (those completed by now).
-pub fn before_sync(dev: usize) -> Option<Result<Vec<u64>, Fault>> {
+/// The writes one fdatasync covers: for each device, the sequence numbers of its writes.
+pub type Covered = Vec<(usize, Vec<u64>)>;
+
+/// Before an fdatasync of `dev` that flushes every device in `members` (`dev` among them:
+/// its flush domain, or `dev` alone): the writes it will cover, those completed by now on
+/// each member. Only `dev` is admitted: one I/O, which only `dev` can fail.
+pub fn before_sync(dev: usize, members: &[usize]) -> Option<Result<Covered, Fault>> {
     with(|s| {
         s.admit(dev)?;
-        Ok(s.unsynced.get(&dev).map_or(Vec::new(), |u| {
-            u.iter().filter(|w| w.completed).map(|w| w.seq).collect()
-        }))
+        let completed = |m: usize| {
+            s.unsynced.get(&m).map_or(Vec::new(), |u| {
+                u.iter().filter(|w| w.completed).map(|w| w.seq).collect()
+            })
+        };
+        Ok(members.iter().map(|&m| (m, completed(m))).collect())
     })
 }
 
-/// The fdatasync of `dev` succeeded: the writes in `covered` are durable, unless the
-/// layer froze while it was in flight. Then the crash came first: the writes stay
-/// unsynced and the sync must fail (false), since a crashed process never learns that
-/// its flush completed (reporting success would let the engine acknowledge writes that
-/// the crash then loses).
-pub fn after_sync(dev: usize, covered: &[u64]) -> bool {
+/// The fdatasync succeeded: the writes in `covered` are durable, unless the layer froze
+/// while it was in flight. Then the crash came first: the writes stay unsynced and the
+/// sync must fail (false), since a crashed process never learns that its flush completed
+/// (reporting success would let the engine acknowledge writes that the crash then loses).
+pub fn after_sync(covered: &Covered) -> bool {
     with(|s| {
         if s.frozen {
             return false;
         }
-        if let Some(u) = s.unsynced.get_mut(&dev) {
-            u.retain(|w| !covered.contains(&w.seq));
+        for (dev, seqs) in covered {
+            if let Some(u) = s.unsynced.get_mut(dev) {
+                u.retain(|w| !seqs.contains(&w.seq));
+            }
         }
         true
     })

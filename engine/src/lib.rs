@@ -14,6 +14,8 @@
 //! - `constants`: every limit and fixed size.
 //! - `superblock`, `device_set`: formatting devices and identifying them at open.
 //! - `devices`: O_DIRECT I/O through io_uring on one executor.
+//! - `flush_domain`: which device files one fdatasync flushes together (the fully
+//!   written files of one filesystem).
 //! - `block`, `stripe`: block headers with CRC32C, Reed-Solomon stripes.
 //! - `record`, `state`: log records, the in-memory index (each key's chain of versions)
 //!   and how records change it.
@@ -50,6 +52,7 @@ pub mod error;
 pub mod failpoint;
 #[cfg(feature = "failpoints")]
 pub mod fault_sim;
+pub mod flush_domain;
 #[doc(hidden)]
 pub mod fuzz_api;
 pub mod listing;

@@ -39,6 +39,8 @@ pub struct Stats {
     pub log_bytes_written: Counter,
     pub checkpoint_bytes_written: Counter,
     pub checkpoints: Counter,
+    /// fdatasync calls issued to the devices (one per flush domain per flush).
+    pub device_flushes: Counter,
     /// Objects compaction moved (log) or rewrote (data) to free extents.
     pub compaction_objects_moved: Counter,
     /// Puts that found space low and reclaimed (or waited for a reclaim step) first.

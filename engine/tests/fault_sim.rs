@@ -33,13 +33,17 @@
 //! default) and 201..=700.
 
 use std::collections::BTreeMap;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use ringstore_engine::device_set::{format, FormatOptions};
+use ringstore_engine::constants::BLOCK_BYTES;
+use ringstore_engine::device_set::{format, identify, FormatOptions, Identified};
+use ringstore_engine::devices::Devices;
 use ringstore_engine::fault_sim::{self, Counts, Plan};
-use ringstore_engine::shared::DeviceState;
+use ringstore_engine::flush_domain::{self, FlushDomain};
+use ringstore_engine::shared::{DeviceState, Shared};
 use ringstore_engine::{
     Acl, Engine, EngineConfig, Error, Handle, ListParams, PutOptions, StorageClass,
 };
@@ -87,22 +91,39 @@ fn paths(dir: &Path) -> Vec<PathBuf> {
     common::device_paths(dir, DEVICES)
 }
 
-fn new_set(prefix: &str) -> (tempfile::TempDir, Vec<PathBuf>) {
-    let dir = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap();
-    let all = paths(dir.path());
-    let opts = FormatOptions {
+/// The 2+2 set of 40 MiB devices, fallocated (each device its own flush domain) or
+/// prefilled (on ext4, one flush domain).
+fn format_options(prefill: bool) -> FormatOptions {
+    FormatOptions {
         data_shards: 2,
         parity_shards: 2,
         device_bytes: 40 * MIB,
         extent_bytes: MIB,
         partitions: 1,
+        prefill,
         ..FormatOptions::default()
-    };
-    format(&all, &opts).unwrap();
+    }
+}
+
+fn new_set_with(prefix: &str, prefill: bool) -> (tempfile::TempDir, Vec<PathBuf>) {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let all = paths(dir.path());
+    format(&all, &format_options(prefill)).unwrap();
     (dir, all)
+}
+
+fn new_set(prefix: &str) -> (tempfile::TempDir, Vec<PathBuf>) {
+    new_set_with(prefix, false)
+}
+
+/// The flush domains the devices at `all` get when opened.
+fn domains(all: &[PathBuf]) -> Vec<FlushDomain> {
+    all.iter()
+        .map(|p| flush_domain::of(std::fs::File::open(p).unwrap().as_raw_fd()))
+        .collect()
 }
 
 fn start(all: &[PathBuf]) -> Engine {
@@ -270,14 +291,14 @@ fn plan_for(seed: u64, rng: &mut Rng) -> Plan {
     }
 }
 
-fn run_seed(seed: u64) -> Counts {
-    let (_dir, all) = new_set("fault-sim-");
+/// One seed on the freshly formatted set at `all`.
+fn run_seed(seed: u64, all: &[PathBuf]) -> Counts {
     let mut rng = Rng(seed);
     let plan = plan_for(seed, &mut rng);
     let mut model = Model::new();
     let mut counts = Counts::default();
     {
-        let engine = start(&all);
+        let engine = start(all);
         let h = engine.handle();
         block_on(h.create_bucket(BUCKET, "r", Acl::Private, StorageClass::Standard, "o")).unwrap();
         engine.shutdown();
@@ -286,7 +307,7 @@ fn run_seed(seed: u64) -> Counts {
         let mut p = plan.clone();
         p.seed = seed ^ (cycle as u64) << 32;
         fault_sim::install(p);
-        let engine = start(&all);
+        let engine = start(all);
         let h = engine.handle();
         verify(&h, &mut model);
         fault_sim::crash_after(20 + rng.below(400));
@@ -294,37 +315,48 @@ fn run_seed(seed: u64) -> Counts {
         fault_sim::crash();
         drop(h);
         engine.shutdown();
-        fault_sim::apply_crash(&all).unwrap();
+        fault_sim::apply_crash(all).unwrap();
         counts.add(&fault_sim::uninstall());
     }
     // The last reopen runs without faults: everything acknowledged is there.
-    let engine = start(&all);
+    let engine = start(all);
     verify(&engine.handle(), &mut model);
     engine.shutdown();
     counts
 }
 
-#[test]
-fn seeded_faults_within_the_parity_budget_lose_nothing() {
-    let _one = lock();
-    let first = env_u64("FAULT_SIM_SEED", 1);
-    let seeds = env_u64("FAULT_SIM_SEEDS", 200);
+/// Runs `seeds` seeds from `first`, each on the set `set_for` prepares (and the scratch
+/// directory to remove after it, if the seed owns one); a failing seed is printed with the
+/// command that reruns it alone (`test`: the test's name, `seeds_var`: its seed-count
+/// variable).
+fn run_seeds(
+    test: &str,
+    seeds_var: &str,
+    first: u64,
+    seeds: u64,
+    set_for: impl Fn() -> (Option<tempfile::TempDir>, Vec<PathBuf>),
+) {
     let mut total = Counts::default();
     for seed in first..first + seeds {
-        match std::panic::catch_unwind(|| run_seed(seed)) {
+        // The layer is uninstalled and the panic resumed: no state outlives it.
+        let one = std::panic::AssertUnwindSafe(|| {
+            let (_dir, all) = set_for();
+            run_seed(seed, &all)
+        });
+        match std::panic::catch_unwind(one) {
             Ok(c) => total.add(&c),
             Err(e) => {
                 fault_sim::uninstall();
                 eprintln!(
                     "fault_sim: seed {seed} failed; rerun it alone with FAULT_SIM_SEED={seed} \
-                     FAULT_SIM_SEEDS=1 cargo test -p ringstore-engine --features failpoints \
-                     --test fault_sim seeded"
+                     {seeds_var}=1 cargo test -p ringstore-engine --features failpoints \
+                     --test fault_sim {test}"
                 );
                 std::panic::resume_unwind(e);
             }
         }
     }
-    eprintln!("fault_sim: {seeds} seeds from {first}, injected {total:?}");
+    eprintln!("fault_sim: {test}: {seeds} seeds from {first}, injected {total:?}");
     assert!(total.crashes >= seeds, "every cycle crashed");
     assert!(
         total.unsynced_lost + total.unsynced_torn > 0,
@@ -332,35 +364,69 @@ fn seeded_faults_within_the_parity_budget_lose_nothing() {
     );
 }
 
+#[test]
+fn seeded_faults_within_the_parity_budget_lose_nothing() {
+    let _one = lock();
+    let first = env_u64("FAULT_SIM_SEED", 1);
+    let seeds = env_u64("FAULT_SIM_SEEDS", 200);
+    run_seeds(
+        "seeded_faults_within",
+        "FAULT_SIM_SEEDS",
+        first,
+        seeds,
+        || {
+            let (dir, all) = new_set("fault-sim-");
+            (Some(dir), all)
+        },
+    );
+}
+
+/// The same seeds on prefilled files, which share one flush domain on ext4: one
+/// fdatasync per flush covers every device, and nothing acknowledged may be lost either.
+/// The files are prefilled once; each seed formats them again without prefill, which
+/// keeps every block written (fallocate over written blocks changes nothing) and gives
+/// the set a new id, so the previous seed's blocks are misplaced and never read as this
+/// set's. Seeds: `FAULT_SIM_PREFILLED_SEEDS=N` (default 40) from `FAULT_SIM_SEED`.
+#[test]
+fn seeded_faults_on_prefilled_files_lose_nothing() {
+    let _one = lock();
+    let first = env_u64("FAULT_SIM_SEED", 1);
+    let seeds = env_u64("FAULT_SIM_PREFILLED_SEEDS", 40);
+    let (dir, all) = new_set_with("fault-sim-prefilled-", true);
+    let shared = common::on_ext4(dir.path());
+    let var = "FAULT_SIM_PREFILLED_SEEDS";
+    run_seeds("seeded_faults_on_prefilled", var, first, seeds, || {
+        let opts = FormatOptions {
+            force: true,
+            ..format_options(false)
+        };
+        format(&all, &opts).unwrap();
+        let d = domains(&all);
+        if shared {
+            assert!(
+                d.iter().all(|&x| x != FlushDomain::Own && x == d[0]),
+                "every device in one flush domain: {d:?}"
+            );
+        }
+        (None, all.clone())
+    });
+}
+
 /// A crash that lands while flushes are in flight: the flushes admitted before it complete
 /// on the real files afterwards, but the layer does not count them (the writes stay
 /// unsynced and get a fate), so they must not report success either, or the engine would
-/// acknowledge a batch the crash then loses. The freeze is placed on the third of four
-/// flushes by I/O count, which is deterministic: `Devices::sync` admits every device's
-/// flush in order before any of them completes.
+/// acknowledge a batch the crash then loses. The files are not prefilled, so each device
+/// is its own flush domain. The freeze is placed on the third of four flushes by I/O
+/// count, which is deterministic: `Devices::sync` admits every domain's flush in order
+/// before any of them completes.
 #[test]
 fn a_flush_in_flight_at_the_crash_does_not_report_success() {
-    use ringstore_engine::constants::BLOCK_BYTES;
-    use ringstore_engine::device_set::identify;
-    use ringstore_engine::devices::Devices;
-    use ringstore_engine::shared::Shared;
-
     let _one = lock();
     let (_dir, all) = new_set("fault-sim-flush-");
     let id = identify(&all).unwrap();
-    let at = id.layout.extent_offset(0);
-    fault_sim::install(Plan {
-        seed: 1,
-        ..Plan::default()
-    });
+    install_quiet();
     let synced = glommio::LocalExecutor::default().run(async {
-        let shared = Shared::new(id.layout, &id.devices);
-        let dev = Devices::open(&id, shared).await.unwrap();
-        for d in 0..DEVICES {
-            let mut buf = dev.alloc(BLOCK_BYTES);
-            buf.as_bytes_mut().fill(0xa5);
-            dev.write(d, at, buf).await.unwrap();
-        }
+        let (dev, _) = open_written(&id).await;
         // The next two flushes are admitted; the third I/O freezes the layer.
         fault_sim::crash_after(3);
         dev.sync(2).await
@@ -371,11 +437,119 @@ fn a_flush_in_flight_at_the_crash_does_not_report_success() {
         "flushes that completed after the crash reported success"
     );
     fault_sim::apply_crash(&all).unwrap();
-    let counts = fault_sim::uninstall();
     assert_eq!(
-        counts.unsynced_kept + counts.unsynced_lost + counts.unsynced_torn,
+        unsynced(&fault_sim::uninstall()),
         DEVICES as u64,
         "every write stayed unsynced and got a fate"
+    );
+}
+
+/// A plan that injects nothing: the layer only tracks what is synced.
+fn install_quiet() {
+    fault_sim::install(Plan {
+        seed: 1,
+        ..Plan::default()
+    });
+}
+
+/// Opens the set `id` on this executor and writes one block to every device.
+async fn open_written(id: &Identified) -> (Devices, Arc<Shared>) {
+    let shared = Shared::new(id.layout, &id.devices);
+    let dev = Devices::open(id, shared.clone()).await.unwrap();
+    let at = id.layout.extent_offset(0);
+    for d in 0..DEVICES {
+        let mut buf = dev.alloc(BLOCK_BYTES);
+        buf.as_bytes_mut().fill(0xa5);
+        dev.write(d, at, buf).await.unwrap();
+    }
+    (dev, shared)
+}
+
+/// Writes a crash gave a fate to: those no completed flush covered.
+fn unsynced(counts: &Counts) -> u64 {
+    counts.unsynced_kept + counts.unsynced_lost + counts.unsynced_torn
+}
+
+/// fdatasyncs one flush of the prefilled set issues: one for its one flush domain on ext4.
+fn flushes_per_domain_flush(dir: &Path) -> u64 {
+    if common::on_ext4(dir) {
+        1
+    } else {
+        DEVICES as u64
+    }
+}
+
+/// One fdatasync of a prefilled set makes every device's completed writes durable.
+#[test]
+fn a_grouped_flush_covers_every_devices_writes() {
+    let _one = lock();
+    let (dir, all) = new_set_with("fault-sim-group-", true);
+    let id = identify(&all).unwrap();
+    install_quiet();
+    let flushes = glommio::LocalExecutor::default().run(async {
+        let (dev, shared) = open_written(&id).await;
+        dev.sync(DEVICES).await.unwrap();
+        shared.stats.device_flushes.get()
+    });
+    assert_eq!(flushes, flushes_per_domain_flush(dir.path()));
+    fault_sim::crash();
+    fault_sim::apply_crash(&all).unwrap();
+    assert_eq!(
+        unsynced(&fault_sim::uninstall()),
+        0,
+        "the flush covered every write"
+    );
+}
+
+/// The crash lands while the one flush of a prefilled set is in flight: it must fail,
+/// and no device's write counts as synced.
+#[test]
+fn a_grouped_flush_in_flight_at_the_crash_does_not_report_success() {
+    let _one = lock();
+    let (_dir, all) = new_set_with("fault-sim-group-crash-", true);
+    let id = identify(&all).unwrap();
+    install_quiet();
+    let synced = glommio::LocalExecutor::default().run(async {
+        let (dev, _) = open_written(&id).await;
+        // `join` polls the flush first: it is admitted and submitted before the crash.
+        let (synced, ()) = futures::join!(dev.sync(2), async { fault_sim::crash() });
+        synced
+    });
+    assert!(
+        synced.is_err(),
+        "a flush that completed after the crash reported success"
+    );
+    fault_sim::apply_crash(&all).unwrap();
+    assert_eq!(
+        unsynced(&fault_sim::uninstall()),
+        DEVICES as u64,
+        "every write stayed unsynced and got a fate"
+    );
+}
+
+/// The flush of a prefilled set fails on the device that issues it: that device is
+/// failed, and every other device is flushed on its own.
+#[test]
+fn a_failed_grouped_flush_falls_back_to_each_other_device() {
+    let _one = lock();
+    let (_dir, all) = new_set_with("fault-sim-group-eio-", true);
+    let id = identify(&all).unwrap();
+    install_quiet();
+    let (flushes, state) = glommio::LocalExecutor::default().run(async {
+        let (dev, shared) = open_written(&id).await;
+        fault_sim::update(|p| p.failing_devices = vec![0]);
+        dev.sync(DEVICES - 1).await.unwrap();
+        (shared.stats.device_flushes.get(), shared.devices[0].state())
+    });
+    // Device 0's fdatasync was refused before it was issued.
+    assert_eq!(flushes, DEVICES as u64 - 1);
+    assert_eq!(state, DeviceState::Failed);
+    fault_sim::crash();
+    fault_sim::apply_crash(&all).unwrap();
+    assert_eq!(
+        unsynced(&fault_sim::uninstall()),
+        1,
+        "only device 0's write is unsynced"
     );
 }
 
@@ -478,7 +652,7 @@ fn write_devices(all: &[PathBuf], images: &[Vec<u8>]) {
 /// batch the run in between wrote (device index, device offset, block).
 fn new_batch_shard0(before: &[Vec<u8>], after: &[Vec<u8>]) -> (usize, u64, Vec<u8>) {
     use ringstore_engine::block::{BlockHeader, BlockKind};
-    use ringstore_engine::constants::{BLOCK_BYTES, EXTENTS_OFFSET_BYTES};
+    use ringstore_engine::constants::EXTENTS_OFFSET_BYTES;
 
     let mut found = Vec::new();
     for (d, (old, new)) in before.iter().zip(after).enumerate() {
@@ -508,8 +682,6 @@ fn new_batch_shard0(before: &[Vec<u8>], after: &[Vec<u8>]) -> (usize, u64, Vec<u
 /// replay the delete and never the torn put.
 #[test]
 fn a_torn_batch_left_behind_by_a_misdirected_rewrite_is_never_replayed() {
-    use ringstore_engine::device_set::identify;
-
     let _one = lock();
     let (_dir, all) = new_set("fault-sim-stale-");
     let a = Bytes::from(body(100, 1));
@@ -585,8 +757,7 @@ fn a_torn_batch_left_behind_by_a_misdirected_rewrite_is_never_replayed() {
 /// misdirected, too), then the large batch goes to the next extent.
 #[test]
 fn a_batch_that_must_move_on_past_a_torn_tail_is_found_at_recovery() {
-    use ringstore_engine::constants::{BLOCK_BYTES, EXTENTS_OFFSET_BYTES};
-    use ringstore_engine::device_set::identify;
+    use ringstore_engine::constants::EXTENTS_OFFSET_BYTES;
 
     let _one = lock();
     let (_dir, all) = new_set("fault-sim-fence-");

@@ -93,6 +93,7 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
             "data_bytes_written": s.data_bytes_written.get(),
             "checkpoint_bytes_written": s.checkpoint_bytes_written.get(),
             "checkpoints": s.checkpoints.get(),
+            "device_flushes": s.device_flushes.get(),
             "compaction_objects_moved": s.compaction_objects_moved.get(),
             "puts_throttled": s.puts_throttled.get(),
             "puts_refused_full": s.puts_refused_full.get(),
@@ -160,6 +161,11 @@ pub fn prometheus_text(handle: &Handle, partitions: &[PartitionStatus]) -> Strin
             "ringstore_checkpoints_total",
             "Checkpoints written.",
             s.checkpoints.get(),
+        ),
+        (
+            "ringstore_device_flushes_total",
+            "fdatasync calls issued to the devices (one per flush domain per flush).",
+            s.device_flushes.get(),
         ),
         (
             "ringstore_compaction_objects_moved_total",

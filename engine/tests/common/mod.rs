@@ -111,6 +111,16 @@ impl TestSet {
     }
 }
 
+/// Whether `dir` is on ext4, the one filesystem whose fully written files share a flush
+/// domain (`flush_domain`).
+pub fn on_ext4(dir: &Path) -> bool {
+    let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: `statfs` is plain old data that statfs fills; `path` is a live C string.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statfs(path.as_ptr(), &mut fs) }, 0);
+    fs.f_type as u64 == libc::EXT4_SUPER_MAGIC as u64
+}
+
 /// Creates the private, standard bucket `bucket`.
 pub fn create_bucket(h: &Handle, bucket: &str) {
     block_on(h.create_bucket(bucket, "r", Acl::Private, StorageClass::Standard, "o"))
