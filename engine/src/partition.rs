@@ -47,6 +47,13 @@ pub struct Pending {
     pub done: Option<oneshot::Sender<Result<Applied, Error>>>,
 }
 
+/// What `fetch_span` got for a span: its rows as read (still to verify), or its
+/// payloads rebuilt from the other shards (verified as they were read).
+enum Fetched {
+    Read(std::io::Result<glommio::io::ReadResult>),
+    Rebuilt(Vec<u8>),
+}
+
 pub struct Partition {
     pub id: u16,
     pub dev: Rc<Devices>,
@@ -219,20 +226,25 @@ impl Partition {
     }
 
     /// Reads bytes `offset .. offset + len` of a stripe, verifying every block and
-    /// rebuilding bad or missing ones from the rest of their row.
+    /// rebuilding bad or missing ones from the rest of their row. The shards' reads run
+    /// together; each wanted byte is then copied once, from its read buffer into the
+    /// result (a small object often lies in two or three shards of its log batch).
     pub async fn read_stripe(
         &self,
         id: &StripeId,
         offset: usize,
         len: usize,
     ) -> Result<Vec<u8>, Error> {
-        let mut parts = self.read_stripe_parts(id, offset, len).await?;
-        if parts.len() == 1 {
-            return Ok(parts.pop().expect("one part"));
-        }
+        let parts = spans(self.dev.geometry, id.rows as usize, offset, len);
         let mut out = Vec::with_capacity(len);
-        for p in parts {
-            out.extend_from_slice(&p);
+        if let [span] = parts[..] {
+            let fetched = self.fetch_span(id, span).await;
+            self.copy_span(id, span, fetched, &mut out).await?;
+            return Ok(out);
+        }
+        let fetched = join_all(parts.iter().map(|s| self.fetch_span(id, *s))).await;
+        for (span, f) in parts.into_iter().zip(fetched) {
+            self.copy_span(id, span, f, &mut out).await?;
         }
         Ok(out)
     }
@@ -247,27 +259,50 @@ impl Partition {
     ) -> Result<Vec<Vec<u8>>, Error> {
         let g = self.dev.geometry;
         let parts = spans(g, id.rows as usize, offset, len);
-        join_all(parts.iter().map(|s| self.read_span(id, *s)))
-            .await
-            .into_iter()
-            .collect()
+        join_all(parts.iter().map(|s| async move {
+            let fetched = self.fetch_span(id, *s).await;
+            let mut out = Vec::with_capacity(s.len);
+            self.copy_span(id, *s, fetched, &mut out).await?;
+            Ok::<_, Error>(out)
+        }))
+        .await
+        .into_iter()
+        .collect()
     }
 
-    async fn read_span(&self, id: &StripeId, span: ShardSpan) -> Result<Vec<u8>, Error> {
-        use crate::constants::BLOCK_PAYLOAD_BYTES;
-        let g = self.dev.geometry;
-        let dev = g.device_of(id.extent, span.shard);
+    /// The I/O of a span: one read of its rows, or, when its shard cannot be read, its
+    /// payloads computed from the other shards.
+    async fn fetch_span(&self, id: &StripeId, span: ShardSpan) -> Fetched {
+        let dev = self.dev.geometry.device_of(id.extent, span.shard);
         if self.shard_unreadable(dev) {
             // Absent or not rebuilt yet: nothing to repair here, the rebuild writes it.
             if let Some(p) = self.rebuild_span(id, &span).await {
-                return Ok(p[span.skip..span.skip + span.len].to_vec());
+                return Fetched::Rebuilt(p);
             }
         }
         let at = self
             .dev
             .offset(id.extent, id.first_block + span.first_row as u32);
-        let read = self.dev.read(dev, at, span.row_count * BLOCK_BYTES).await;
-        let mut out = Vec::with_capacity(span.len);
+        Fetched::Read(self.dev.read(dev, at, span.row_count * BLOCK_BYTES).await)
+    }
+
+    /// Appends the wanted bytes of a fetched span to `out`, verifying every block read and
+    /// rebuilding each bad or unread one from its row (never an unverified byte).
+    async fn copy_span(
+        &self,
+        id: &StripeId,
+        span: ShardSpan,
+        fetched: Fetched,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        use crate::constants::BLOCK_PAYLOAD_BYTES;
+        let read = match fetched {
+            Fetched::Rebuilt(p) => {
+                out.extend_from_slice(&p[span.skip..span.skip + span.len]);
+                return Ok(());
+            }
+            Fetched::Read(read) => read,
+        };
         for i in 0..span.row_count {
             let row = span.first_row + i;
             // The wanted bytes of this row's payload.
@@ -299,8 +334,7 @@ impl Partition {
                 }
             }
         }
-        debug_assert_eq!(out.len(), span.len);
-        Ok(out)
+        Ok(())
     }
 
     /// Rebuilds the payload of `shard` in `row` from the other shards of the row.
