@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -385,6 +385,16 @@ pub fn after_sync(covered: &Covered) -> bool {
     .unwrap_or(true)
 }
 
+/// Writes `data` at `offset` through an O_DIRECT file, from a buffer aligned to a block
+/// (offset and length are multiples of [`TORN_SECTOR_BYTES`]).
+fn write_direct(file: &std::fs::File, data: &[u8], offset: u64) -> io::Result<()> {
+    let mut buf = vec![0u8; data.len() + BLOCK_BYTES];
+    let start = buf.as_ptr().align_offset(BLOCK_BYTES);
+    let aligned = &mut buf[start..start + data.len()];
+    aligned.copy_from_slice(data);
+    file.write_all_at(aligned, offset)
+}
+
 /// After a crash, with the engine gone: gives every unsynced write of each device (files
 /// by device index) its fate, newest first so the oldest pre-image of a range wins, then
 /// thaws the layer (latent blocks stay).
@@ -396,19 +406,27 @@ pub fn apply_crash(files: &[PathBuf]) -> io::Result<()> {
     assert!(s.frozen, "apply_crash after crash");
     let unsynced = std::mem::take(&mut s.unsynced);
     for (dev, mut writes) in unsynced {
-        let file = std::fs::OpenOptions::new().write(true).open(&files[dev])?;
+        // O_DIRECT, as the engine writes: a write of the crashed engine may still be in
+        // flight in the kernel (the ring's teardown finishes it), and a buffered write of
+        // the same range would leave dirty pages that its completion cannot invalidate,
+        // failing the file's next fdatasync with EIO. If it lands after the restore, the
+        // write was kept after all, which is one of the outcomes a crash allows.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&files[dev])?;
         writes.sort_by_key(|w| std::cmp::Reverse(w.seq));
         for w in writes {
             match s.below(3) {
                 0 => s.counts.unsynced_kept += 1,
                 1 => {
-                    file.write_all_at(&w.pre_image, w.offset)?;
+                    write_direct(&file, &w.pre_image, w.offset)?;
                     s.counts.unsynced_lost += 1;
                 }
                 _ => {
                     let sectors = (w.pre_image.len() / TORN_SECTOR_BYTES) as u64;
                     let keep = s.below(sectors) as usize * TORN_SECTOR_BYTES;
-                    file.write_all_at(&w.pre_image[keep..], w.offset + keep as u64)?;
+                    write_direct(&file, &w.pre_image[keep..], w.offset + keep as u64)?;
                     s.counts.unsynced_torn += 1;
                 }
             }
