@@ -63,6 +63,8 @@ pub const CONTENT_TYPE_BYTES_MAX: usize = 256;
 pub const OBJECT_BYTES_MAX: u64 = 5 * 1024 * 1024 * 1024;
 /// Objects up to this size are packed into the partition's log instead of their own stripes.
 pub const INLINE_BYTES_MAX: usize = 64 * 1024;
+/// The daemon's default memory for read caches of small objects (all partitions).
+pub const READ_CACHE_BYTES_DEFAULT: usize = 256 * 1024 * 1024;
 /// LIST page size limit.
 pub const LIST_KEYS_MAX: usize = 1000;
 pub const BUCKETS_MAX: usize = 10_000;

@@ -23,6 +23,8 @@
 //! - `versions`, `snapshot`: version listings and object ACLs; snapshot views for
 //!   inventory scans.
 //! - `partition`, `log`, `object_io`, `checkpoint`, `recovery`: one partition's work.
+//! - `read_cache`: each partition's cache of verified small objects (by location, so
+//!   never stale).
 //! - `digest`: a streamed body's MD5 on the executor's helper thread, its CRC-64 inline.
 //! - `shared`: bucket cache and counters every core reads.
 //! - `compaction`, `relocate`: background checkpoints and compaction (large objects move
@@ -60,6 +62,7 @@ pub mod log;
 pub mod object_io;
 pub mod partition;
 pub mod placement;
+pub mod read_cache;
 pub mod rebuild;
 pub mod record;
 pub mod recovery;

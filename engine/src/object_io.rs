@@ -111,6 +111,14 @@ pub(crate) fn append_stripe(
     }
 }
 
+/// A body stream that already holds its one item (the reader finds it queued).
+fn one_item(item: Result<Bytes, Error>) -> BodyStream {
+    let (mut tx, rx) = mpsc::channel(0);
+    tx.try_send(item)
+        .expect("a channel has room for one item per sender");
+    rx
+}
+
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -586,6 +594,28 @@ impl Partition {
             None => (0, entry.size),
         };
         let meta = meta_of(bucket, key, &entry, versioned || version.is_some());
+        // A packed object: from the read cache if it is there (any range of it), else read
+        // now and, when the whole object was asked for, kept there.
+        let packed = match &entry.data {
+            ObjectData::Inline(loc) if len > 0 => Some(*loc),
+            _ => None,
+        };
+        let mut cache_it = false;
+        if let Some(loc) = packed {
+            let mut cache = self.read_cache.borrow_mut();
+            if cache.enabled() {
+                if let Some(whole) = cache.get(&loc) {
+                    drop(cache);
+                    self.shared.stats.read_cache_hits.inc();
+                    self.shared.stats.gets.inc();
+                    self.shared.stats.bytes_out.add(len);
+                    let body = whole.slice(start as usize..(start + len) as usize);
+                    return Ok((meta, start, len, one_item(Ok(body))));
+                }
+                self.shared.stats.read_cache_misses.inc();
+                cache_it = start == 0 && len == entry.size;
+            }
+        }
         let pieces = self.pieces(&entry, start, len);
         let extents: Vec<u32> = pieces.iter().map(|(id, _, _)| id.extent).collect();
         self.pin(&extents, true);
@@ -598,10 +628,10 @@ impl Partition {
                 // second wake-up across cores.
                 let item = self.read_stripe(&id, offset, len).await.map(Bytes::from);
                 self.pin(&extents, false);
-                let (mut tx, rx) = mpsc::channel(0);
-                tx.try_send(item)
-                    .expect("a channel has room for one item per sender");
-                return Ok((meta, start, len as u64, rx));
+                if let (Some(loc), Ok(bytes), true) = (packed, &item, cache_it) {
+                    self.read_cache.borrow_mut().insert(loc, bytes.clone());
+                }
+                return Ok((meta, start, len as u64, one_item(item)));
             }
         }
         let (mut tx, rx) = mpsc::channel(GET_CHANNEL_CHUNKS);

@@ -92,6 +92,8 @@ pub struct Partition {
     pub reclaim_steps: Cell<u64>,
     /// Puts between their bucket check and their commit, per bucket.
     pub puts_in_flight: RefCell<std::collections::HashMap<String, u32>>,
+    /// Verified bytes of small objects recently read (`read_cache`).
+    pub read_cache: RefCell<crate::read_cache::ReadCache>,
 }
 
 impl Partition {
@@ -103,6 +105,9 @@ impl Partition {
         log: LogPos,
         wake: mpsc::UnboundedSender<()>,
     ) -> Partition {
+        let read_cache_bytes = shared
+            .read_cache_partition_bytes
+            .load(std::sync::atomic::Ordering::Relaxed);
         Partition {
             id,
             coder: RefCell::new(Coder::new(dev.geometry)),
@@ -127,6 +132,7 @@ impl Partition {
             reclaim: futures::lock::Mutex::new(()),
             reclaim_steps: Cell::new(0),
             background_state: Cell::new("idle"),
+            read_cache: RefCell::new(crate::read_cache::ReadCache::new(read_cache_bytes)),
         }
     }
 

@@ -21,7 +21,7 @@ pub enum ObjectData {
 }
 
 /// Bytes `offset .. offset + len` of the payload of the log batch stripe named here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct InlineLoc {
     pub extent: u32,
     pub generation: u32,

@@ -49,6 +49,10 @@ pub struct EngineConfig {
     pub hook: Option<ExecutorHook>,
     /// Background scrub: rate, pass interval, on or off.
     pub scrub: crate::scrub::ScrubConfig,
+    /// Memory for the read caches of small objects, split evenly among the partitions
+    /// (`read_cache`); 0, the default here, turns them off. The daemon sets its own
+    /// default (`READ_CACHE_BYTES_DEFAULT`).
+    pub read_cache_bytes: usize,
 }
 
 impl EngineConfig {
@@ -59,6 +63,7 @@ impl EngineConfig {
             pin: true,
             hook: None,
             scrub: crate::scrub::ScrubConfig::default(),
+            read_cache_bytes: 0,
         }
     }
 }
@@ -200,6 +205,10 @@ impl Engine {
         .clamp(1, partitions);
         let shared = Shared::new(layout, &id.devices);
         shared.scrub.configure(&cfg.scrub);
+        shared.read_cache_partition_bytes.store(
+            cfg.read_cache_bytes / partitions,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..partitions).map(|_| mpsc::channel(INBOX_DEPTH)).unzip();
         let handle = Handle {

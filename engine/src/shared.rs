@@ -41,6 +41,9 @@ pub struct Stats {
     pub checkpoints: Counter,
     /// fdatasync calls issued to the devices (one per flush domain per flush).
     pub device_flushes: Counter,
+    /// Gets of a packed object answered from the read cache, and those that read it.
+    pub read_cache_hits: Counter,
+    pub read_cache_misses: Counter,
     /// Objects compaction moved (log) or rewrote (data) to free extents.
     pub compaction_objects_moved: Counter,
     /// Puts that found space low and reclaimed (or waited for a reclaim step) first.
@@ -138,6 +141,8 @@ pub struct Shared {
     pub stats: Stats,
     /// Scrub settings, commands and per-partition progress.
     pub scrub: crate::scrub::ScrubControl,
+    /// Each partition's read cache budget in bytes (set once at start).
+    pub read_cache_partition_bytes: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -161,6 +166,7 @@ impl Shared {
             buckets: ArcSwap::from_pointee(BTreeMap::new()),
             stats: Stats::default(),
             scrub: crate::scrub::ScrubControl::new(layout.partitions, layout.device_count()),
+            read_cache_partition_bytes: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 

@@ -76,6 +76,10 @@ pub struct ServeConfig {
     /// Bytes per second the rebuild after a device replacement writes at most, across the
     /// set; 0: as fast as the devices allow. Default 0.
     pub rebuild_rate_bytes_per_sec: u64,
+    /// Memory for the engine's caches of small objects read (verified bytes of objects
+    /// up to 64 KiB, by location), split among the partitions; 0 turns them off. Default
+    /// 256 MiB.
+    pub read_cache_bytes: u64,
 }
 
 impl Default for ServeConfig {
@@ -103,6 +107,7 @@ impl Default for ServeConfig {
             scrub_interval_secs: ringstore_engine::constants::SCRUB_INTERVAL_SECS_DEFAULT,
             rebuild_rate_bytes_per_sec:
                 ringstore_engine::constants::REBUILD_RATE_BYTES_PER_SEC_DEFAULT,
+            read_cache_bytes: ringstore_engine::constants::READ_CACHE_BYTES_DEFAULT as u64,
         }
     }
 }

@@ -215,6 +215,7 @@ pub fn start(mut cfg: ServeConfig) -> anyhow::Result<Server> {
             interval_secs: cfg.scrub_interval_secs,
             rebuild_rate_bytes_per_sec: cfg.rebuild_rate_bytes_per_sec,
         },
+        read_cache_bytes: usize::try_from(cfg.read_cache_bytes).unwrap_or(usize::MAX),
         ..EngineConfig::new(prepared.device_paths)
     };
     let engine = Engine::start(engine_cfg).map_err(|e| engine_start_error(&cfg, e))?;

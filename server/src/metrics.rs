@@ -94,6 +94,8 @@ pub fn status_json(ctx: &ExecutorCtx, parts: &[PartitionStatus]) -> String {
             "checkpoint_bytes_written": s.checkpoint_bytes_written.get(),
             "checkpoints": s.checkpoints.get(),
             "device_flushes": s.device_flushes.get(),
+            "read_cache_hits": s.read_cache_hits.get(),
+            "read_cache_misses": s.read_cache_misses.get(),
             "compaction_objects_moved": s.compaction_objects_moved.get(),
             "puts_throttled": s.puts_throttled.get(),
             "puts_refused_full": s.puts_refused_full.get(),
@@ -166,6 +168,16 @@ pub fn prometheus_text(handle: &Handle, partitions: &[PartitionStatus]) -> Strin
             "ringstore_device_flushes_total",
             "fdatasync calls issued to the devices (one per flush domain per flush).",
             s.device_flushes.get(),
+        ),
+        (
+            "ringstore_read_cache_hits_total",
+            "Gets of small objects answered from the read cache.",
+            s.read_cache_hits.get(),
+        ),
+        (
+            "ringstore_read_cache_misses_total",
+            "Gets of small objects that read the devices (the cache on, the object not in it).",
+            s.read_cache_misses.get(),
         ),
         (
             "ringstore_compaction_objects_moved_total",

@@ -124,7 +124,7 @@ fn metrics_endpoint_serves_counters_and_gauges() {
     assert_eq!(objects, 1);
     // Every family is announced once.
     let types = body.lines().filter(|l| l.starts_with("# TYPE")).count();
-    assert_eq!(types, 29, "{body}");
+    assert_eq!(types, 31, "{body}");
     // The put's batch was flushed: at least one fdatasync was issued.
     assert!(sample(&body, "ringstore_device_flushes_total").unwrap() >= 1);
     // Nothing was written while a device was down.

@@ -212,6 +212,10 @@ pub struct ServeArgs {
     /// Engine cores (executors); 0 = all.
     #[arg(long)]
     pub cores: Option<usize>,
+    /// Memory for the caches of small objects read, e.g. 256MiB (the default); 0 turns
+    /// them off.
+    #[arg(long)]
+    pub read_cache: Option<String>,
     /// Skip writing zeros over new device files (faster first start, slower first writes).
     #[arg(long)]
     pub no_prefill: bool,

@@ -39,6 +39,9 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             )
         };
     }
+    if let Some(r) = args.read_cache {
+        cfg.read_cache_bytes = parse_size(&r)?;
+    }
     if let Some(c) = args.cores {
         cfg.cores = c;
     }
