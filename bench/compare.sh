@@ -16,7 +16,8 @@
 #   GARAGE_BIN     a garage binary; else GARAGE_CACHE/bin/garage, built there when missing
 #   GARAGE_CACHE   where garage is installed (default ~/.cache/ringstore-bench/garage)
 #   GARAGE_VERSION the garage crate version to build (default 2.5.0)
-#   RB_SKIP        space-separated parts to skip: fio md5 binary http garage wamp
+#   RB_SKIP        space-separated parts to skip: fio md5 binary http nocache garage wamp
+#                  (nocache: the second pass of small GETs with the read cache off)
 #   RB_WORKLOADS   space-separated workload names to run (default: all of them)
 #   RB_BIN_DIR     take ringstore and ringbench from this directory instead of building
 #                  them (to compare two builds back to back)
@@ -122,6 +123,9 @@ run_all() {
         if [ -n "${RB_WORKLOADS:-}" ] && [[ " $RB_WORKLOADS " != *" $name "* ]]; then
             continue
         fi
+        if [ -n "${run_only:-}" ] && [[ " $run_only " != *" $name "* ]]; then
+            continue
+        fi
         log "$prefix $name"
         local measured=$duration
         [[ "$size" != 64MiB ]] || measured=$duration_big
@@ -134,30 +138,35 @@ run_all() {
     done
 }
 
-# 2. ringstore, binary protocol and (when the daemon has it) HTTP.
-if ! skipped binary || ! skipped http; then
+# ringstore_pass PREFIX-SUFFIX [SERVE-ARGS...]: formats a fresh data directory, starts
+# ringstore with SERVE-ARGS and runs the workloads over the binary protocol and (when the
+# daemon has it) HTTP, as ringstore-binary$SUFFIX and ringstore-http$SUFFIX.
+ringstore_pass() {
+    local suffix=$1
+    shift
     data=$out/ringstore-data
     rm -rf "$data"
     port=$(free_port)
     http_port=$(free_port)
     args=(serve --data-dir "$data" --device-size "${RB_DEVICE_SIZE:-4GiB}" --cores 2 --listen "127.0.0.1:$port"
-          --metrics-listen "")
+          --metrics-listen "" "$@")
     has_http=false
     if "$ringstore" serve --help | grep -q -- --http-listen; then
         has_http=true
         args+=(--http-listen "127.0.0.1:$http_port")
     fi
-    log "starting ringstore (formats 6 x ${RB_DEVICE_SIZE:-4GiB} device files)"
+    log "starting ringstore $* (formats 6 x ${RB_DEVICE_SIZE:-4GiB} device files)"
     RINGSTORE_ROOT_ACCESS_KEY_ID=RBENCHACCESSKEY00001 \
         RINGSTORE_ROOT_SECRET_ACCESS_KEY=rbench-secret-0123456789abcdefghijklmnopqrst \
-        RINGSTORE_LOG=warn "$ringstore" "${args[@]}" > "$out/ringstore.log" 2>&1 &
+        RINGSTORE_LOG=warn "$ringstore" "${args[@]}" > "$out/ringstore$suffix.log" 2>&1 &
     pids+=($!)
-    wait_port "$port"
+    # Format writes the six device files full first: minutes on a slow disk.
+    wait_port "$port" 600
     export RINGSTORE_ACCESS_KEY_ID=RBENCHACCESSKEY00001
     export RINGSTORE_SECRET_ACCESS_KEY=rbench-secret-0123456789abcdefghijklmnopqrst
-    skipped binary || run_all ringstore-binary --target "ringstore://127.0.0.1:$port"
+    skipped binary || run_all "ringstore-binary$suffix" --target "ringstore://127.0.0.1:$port"
     if $has_http && ! skipped http; then
-        run_all ringstore-http --target "http://127.0.0.1:$http_port" --sign s3v4
+        run_all "ringstore-http$suffix" --target "http://127.0.0.1:$http_port" --sign s3v4
     elif ! $has_http; then
         echo "this ringstore has no HTTP adapter (--http-listen): HTTP rows skipped" \
             > "$out/ringstore-http.skipped"
@@ -166,6 +175,16 @@ if ! skipped binary || ! skipped http; then
     wait "${pids[-1]}" 2>/dev/null || true
     unset 'pids[-1]'
     rm -rf "$data"
+}
+
+# 2. ringstore, binary protocol and (when the daemon has it) HTTP, with its defaults: a GET
+#    key set of 2000 small objects is then served from the read cache. A second pass runs
+#    the small GETs with the read cache off, so every GET reads and verifies its blocks.
+if ! skipped binary || ! skipped http; then
+    ringstore_pass ""
+    if ! skipped nocache && "$ringstore" serve --help | grep -q -- --read-cache; then
+        run_only="get-4KiB get-64KiB" ringstore_pass -nocache --read-cache 0
+    fi
 fi
 
 # 3. Garage, single node, replication factor 1, fsync on (ringstore acknowledges after

@@ -133,6 +133,23 @@ def main():
         lines.append(f"| {w} | " + " | ".join(texts)
                      + f" | {vs} | {http_vs} | {ratio(b)} | {ratio(h)} |")
     lines.append("")
+    # The second pass: small GETs with the read cache off (every GET reads its blocks).
+    nocache = [w for w in ("get-4KiB", "get-64KiB")
+               if load_json(f"ringstore-binary-nocache-{w}.json")
+               or load_json(f"ringstore-http-nocache-{w}.json")]
+    if nocache:
+        lines += ["| read cache off | ringstore binary | ringstore HTTP "
+                  "| binary vs target | binary / Garage | HTTP / Garage |",
+                  "|---|---|---|---|---|---|"]
+        for w in nocache:
+            b, bt = cell(load_json(f"ringstore-binary-nocache-{w}.json"), False)
+            h, ht = cell(load_json(f"ringstore-http-nocache-{w}.json"), False)
+            g, _ = cell(load_json(f"garage-{w}.json"), False)
+            goal = SMALL_TARGETS.get(w)
+            vs = f"{b / goal:.0%} of {goal:,}/s" if b and goal else "–"
+            ratio = lambda x: f"{x / g:.1f}×" if x and g else "–"
+            lines.append(f"| {w} | {bt} | {ht} | {vs} | {ratio(b)} | {ratio(h)} |")
+        lines.append("")
     if os.path.exists(path("ringstore-http.skipped")):
         lines.append(open(path("ringstore-http.skipped")).read().strip())
         lines.append("")
