@@ -90,12 +90,18 @@ impl Daemon {
     /// `start_http_sized` with the data directory made under `parent` (for example a
     /// small file system mounted for the test).
     pub fn start_http_sized_in(parent: &Path, device_size: &str) -> Daemon {
+        Daemon::start_http_sized_with(parent, device_size, &[])
+    }
+
+    /// `start_http_sized_in` with `extra` arguments for `ringstore serve` (for example
+    /// `["--read-cache", "16MiB"]`).
+    pub fn start_http_sized_with(parent: &Path, device_size: &str, extra: &[&str]) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("daemon-http")
             .tempdir_in(parent)
             .unwrap();
         let http = Some(format!("127.0.0.1:{}", free_port()));
-        let mut d = Daemon::spawn_sized(dir.path(), http, None, device_size);
+        let mut d = Daemon::spawn_sized(dir.path(), http, None, device_size, extra);
         d._dir = Some(dir);
         d
     }
@@ -140,16 +146,17 @@ impl Daemon {
     /// Starts `ringstore serve` on `data_dir`, with the HTTP adapter on `http` if given and
     /// debug logging into `log` if given.
     fn spawn(data_dir: &Path, http: Option<String>, log: Option<&Path>) -> Daemon {
-        Daemon::spawn_sized(data_dir, http, log, "128MiB")
+        Daemon::spawn_sized(data_dir, http, log, "128MiB", &[])
     }
 
     /// `spawn` with device files of `device_size` (it matters only when the data directory
-    /// is new: an existing device set keeps its size).
+    /// is new: an existing device set keeps its size) and `extra` serve arguments.
     fn spawn_sized(
         data_dir: &Path,
         http: Option<String>,
         log: Option<&Path>,
         device_size: &str,
+        extra: &[&str],
     ) -> Daemon {
         let level = match log {
             Some(_) => "debug".to_string(),
@@ -182,6 +189,7 @@ impl Daemon {
                 "--metrics-listen",
                 &metrics,
             ])
+            .args(extra)
             .arg("--data-dir")
             .arg(data_dir)
             .env("RINGSTORE_ROOT_ACCESS_KEY_ID", ACCESS_KEY_ID)
