@@ -9,7 +9,7 @@ use futures::StreamExt;
 use ringstore_engine::{Error, Handle, PutOptions, RangeSpec, Versioning};
 
 mod common;
-use common::{block_on, create_bucket, data, TestSet, MIB};
+use common::{block_on, create_bucket, data, free_extents, TestSet, MIB};
 
 const SET: TestSet = TestSet::new(4, 2, 48 * MIB, 2).run_by(2, false);
 
@@ -28,6 +28,23 @@ async fn put(h: &Handle, bucket: &str, key: &str, body: Vec<u8>) -> Option<Strin
 
 async fn get(h: &Handle, bucket: &str, key: &str) -> Result<Vec<u8>, Error> {
     h.get_object_bytes(bucket, key, None).await.map(|(_, b)| b)
+}
+
+/// Puts `key(i)` with body `body(i)` for every `i` of `ids`, 64 at a time.
+async fn put_many(
+    h: &Handle,
+    bucket: &str,
+    ids: impl Iterator<Item = u64>,
+    key: impl Fn(u64) -> String,
+    body: impl Fn(u64) -> Vec<u8>,
+) {
+    for chunk in ids.collect::<Vec<_>>().chunks(64) {
+        let puts = chunk.iter().map(|&i| {
+            let (key, body) = (key(i), body(i));
+            async move { put(h, bucket, &key, body).await }
+        });
+        futures::future::join_all(puts).await;
+    }
 }
 
 fn hits(h: &Handle) -> u64 {
@@ -144,24 +161,12 @@ fn compaction_and_reused_extents_never_serve_cached_bytes_of_another_object() {
     let engine = start_with_cache(dir.path(), 64 * MIB as usize);
     let h = engine.handle();
     create_bucket(&h, "packed");
-    let free = |h: &Handle| -> usize {
-        block_on(h.status())
-            .unwrap()
-            .iter()
-            .map(|p| p.extents_free)
-            .sum()
-    };
+    let free = free_extents;
     let n = 4000u64;
     let keep = |i: u64| i.is_multiple_of(10);
     let before = free(&h);
     block_on(async {
-        for chunk in (0..n).collect::<Vec<_>>().chunks(64) {
-            let puts = chunk.iter().map(|&i| {
-                let h = h.clone();
-                async move { put(&h, "packed", &format!("s{i}"), data(2000, i)).await }
-            });
-            futures::future::join_all(puts).await;
-        }
+        put_many(&h, "packed", 0..n, |i| format!("s{i}"), |i| data(2000, i)).await;
         for i in 0..n {
             assert!(get(&h, "packed", &format!("s{i}")).await.unwrap() == data(2000, i));
         }
@@ -190,13 +195,8 @@ fn compaction_and_reused_extents_never_serve_cached_bytes_of_another_object() {
             );
         }
         // New objects of the same size under new keys fill the freed extents.
-        for chunk in (0..n).collect::<Vec<_>>().chunks(64) {
-            let puts = chunk.iter().map(|&i| {
-                let h = h.clone();
-                async move { put(&h, "packed", &format!("t{i}"), data(2000, 100_000 + i)).await }
-            });
-            futures::future::join_all(puts).await;
-        }
+        let body = |i| data(2000, 100_000 + i);
+        put_many(&h, "packed", 0..n, |i| format!("t{i}"), body).await;
         for i in 0..n {
             assert!(
                 get(&h, "packed", &format!("t{i}")).await.unwrap() == data(2000, 100_000 + i),

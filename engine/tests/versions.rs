@@ -14,7 +14,7 @@ use ringstore_engine::{
 };
 
 mod common;
-use common::{block_on, TestSet};
+use common::{block_on, free_extents, TestSet};
 
 /// Three 64 MiB devices in 2+1, four partitions on two pinned executors.
 const SET: TestSet = TestSet::new(2, 1, 64 << 20, 4).run_by(2, true);
@@ -483,13 +483,7 @@ fn version_listing_with_prefix_and_delimiter() {
 fn removing_versions_frees_their_space() {
     let (_dir, engine) = versioned_set_up();
     let h = engine.handle();
-    let free = |h: &Handle| -> usize {
-        block_on(h.status())
-            .unwrap()
-            .iter()
-            .map(|p| p.extents_free)
-            .sum()
-    };
+    let free = free_extents;
     let empty = free(&h);
     let ids: Vec<String> = block_on(async {
         let mut ids = Vec::new();

@@ -126,3 +126,12 @@ pub fn create_bucket(h: &Handle, bucket: &str) {
     block_on(h.create_bucket(bucket, "r", Acl::Private, StorageClass::Standard, "o"))
         .expect("create the bucket");
 }
+
+/// Free extents of all partitions together.
+pub fn free_extents(h: &Handle) -> usize {
+    block_on(h.status())
+        .unwrap()
+        .iter()
+        .map(|p| p.extents_free)
+        .sum()
+}
