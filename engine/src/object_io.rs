@@ -594,6 +594,8 @@ impl Partition {
             None => (0, entry.size),
         };
         let meta = meta_of(bucket, key, &entry, versioned || version.is_some());
+        self.shared.stats.gets.inc();
+        self.shared.stats.bytes_out.add(len);
         // A packed object: from the read cache if it is there (any range of it), else read
         // now and, when the whole object was asked for, kept there.
         let packed = match &entry.data {
@@ -607,8 +609,6 @@ impl Partition {
                 if let Some(whole) = cache.get(&loc) {
                     drop(cache);
                     self.shared.stats.read_cache_hits.inc();
-                    self.shared.stats.gets.inc();
-                    self.shared.stats.bytes_out.add(len);
                     let body = whole.slice(start as usize..(start + len) as usize);
                     return Ok((meta, start, len, one_item(Ok(body))));
                 }
@@ -619,8 +619,6 @@ impl Partition {
         let pieces = self.pieces(&entry, start, len);
         let extents: Vec<u32> = pieces.iter().map(|(id, _, _)| id.extent).collect();
         self.pin(&extents, true);
-        self.shared.stats.gets.inc();
-        self.shared.stats.bytes_out.add(len);
         if let [(id, offset, len)] = pieces[..] {
             if len <= INLINE_BYTES_MAX {
                 // One small piece (a packed object) is read before the answer goes out: the
